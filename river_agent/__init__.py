@@ -1,0 +1,3 @@
+"""river-agent: reasoning-based implicit video editing (RIVER)."""
+
+__version__ = "0.1.0"
