@@ -42,9 +42,9 @@ for module in (twin, edit, bench, sandbox, trace, inspect):
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one clear line and exit 1, never a stack trace."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except RiverError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
         return 1
     except typer.Exit as exc:
         return exc.exit_code
@@ -54,14 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        from click import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    except typer.TyperException as exc:  # usage errors arrive here in non-standalone mode
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(exc, "exit_code", 2))
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ import typer
 
 from river_agent.commands._placeholder import not_built
 
-bench_app = typer.Typer(help="RVE-Synth benchmark: generate cases, evaluate systems, speed benchmarks.",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="RVE-Synth benchmark: generate cases, evaluate systems, speed benchmarks.", no_args_is_help=True
+)
 
 
 @bench_app.command("generate")

@@ -1,4 +1,4 @@
-"""Foundation commands over twins and videos: ``river view``, ``river validate``, ``river diff``, ``river probe``."""
+"""Foundation commands over twins and videos: ``river view``, ``validate``, ``diff`` and ``probe``."""
 
 from __future__ import annotations
 

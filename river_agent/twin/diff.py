@@ -54,7 +54,8 @@ def _instance_changes(a: Instance, b: Instance, width: int, height: int) -> list
     if abs(dx) > _POS_TOL or abs(dy) > _POS_TOL:
         out.append(("moved", {"dx": round(dx / width, 4), "dy": round(dy / height, 4)}))
     if a.spatial.size != b.spatial.size and a.spatial.size > 0:
-        out.append(("resized", {"scale": round(math.sqrt(b.spatial.size / a.spatial.size), 3)}))
+        # sizes are whole pixels, so the scale is only known to about 1%: report it to 0.01
+        out.append(("resized", {"scale": round(math.sqrt(b.spatial.size / a.spatial.size), 2)}))
     return out
 
 

@@ -110,5 +110,13 @@ class Twin(_Open):
                 out.append((frame.t, inst))
         return out
 
+    def __eq__(self, other: object) -> bool:
+        """Twins are equal when their content is; where they were loaded from does not count."""
+        if not isinstance(other, Twin):
+            return NotImplemented
+        return self.to_json_dict() == other.to_json_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -50,7 +50,8 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise VideoError(f"{path}: not a readable video ({exc.__class__.__name__}: {exc})") from exc
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise VideoError(f"{path}: not a readable video ({reason})") from exc
     if not container.streams.video:
         container.close()
         raise VideoError(f"{path}: the file has no video stream")
@@ -114,7 +115,9 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
             count += 1
             yield frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as exc:
-        raise VideoError(f"{path}: decoding failed after {count} frames: the video is corrupt or truncated") from exc
+        raise VideoError(
+            f"{path}: decoding failed after {count} frames: the video is corrupt or truncated"
+        ) from exc
     finally:
         container.close()
     if count == 0:
@@ -162,9 +165,7 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(
-                f"frame must be {self.height}x{self.width}x3 uint8, got {frame.shape} {frame.dtype}"
-            )
+            raise ValueError(f"frame must be {self.height}x{self.width}x3 uint8, got {frame.shape} {frame.dtype}")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
@@ -199,9 +200,7 @@ class VideoWriter:
         self.close(ok=et is None)
 
 
-def write_video(
-    path: str | Path, frames: Iterable[np.ndarray], fps: float, quality: str = "high"
-) -> Path:
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, quality: str = "high") -> Path:
     """Write frames (RGB uint8) to ``path`` atomically; size comes from the first frame."""
     it = iter(frames)
     try:
