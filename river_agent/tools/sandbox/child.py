@@ -96,11 +96,19 @@ def _execute(source: str, api: dict[str, Any], output: OutputCollector) -> dict[
     try:
         exec(code, glb)
     except CPULimitExceeded:
-        return {"ok": False, "error_type": "CPUTimeLimit", "timed_out": True,
-                "error": "CPU time limit exceeded (the snippet was stopped)"}
+        return {
+            "ok": False,
+            "error_type": "CPUTimeLimit",
+            "timed_out": True,
+            "error": "CPU time limit exceeded (the snippet was stopped)",
+        }
     except WallLimitExceeded:
-        return {"ok": False, "error_type": "WallTimeLimit", "timed_out": True,
-                "error": "wall-clock time limit exceeded (the snippet was stopped)"}
+        return {
+            "ok": False,
+            "error_type": "WallTimeLimit",
+            "timed_out": True,
+            "error": "wall-clock time limit exceeded (the snippet was stopped)",
+        }
     except BaseException as exc:
         name = "SecurityError" if type(exc).__name__ == "SecurityError" else type(exc).__name__
         return {"ok": False, "error_type": name, "error": _short_traceback(exc, source.splitlines())}
@@ -120,9 +128,12 @@ def run_child(source: str, limits: dict[str, Any], api: dict[str, Any], result_f
         try:
             result = _execute(source, api, output)
         except (CPULimitExceeded, WallLimitExceeded) as exc:  # the signal landed outside the snippet
-            result = {"ok": False, "timed_out": True,
-                      "error_type": "CPUTimeLimit" if isinstance(exc, CPULimitExceeded) else "WallTimeLimit",
-                      "error": "time limit exceeded"}
+            result = {
+                "ok": False,
+                "timed_out": True,
+                "error_type": "CPUTimeLimit" if isinstance(exc, CPULimitExceeded) else "WallTimeLimit",
+                "error": "time limit exceeded",
+            }
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGXCPU, signal.SIG_IGN)
         result["output"] = output.text()

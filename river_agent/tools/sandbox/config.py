@@ -37,7 +37,7 @@ class SandboxLimits:
 # Values of SandboxResult.error_type that the sandbox itself produces (other values are the names of Python
 # exceptions the snippet raised, e.g. "ZeroDivisionError", "NameError", "MemoryError", "RecursionError").
 SYNTAX_ERROR = "SyntaxError"  # the code does not parse
-COMPILE_ERROR = "CompileError"  # the code parses but uses forbidden constructs (names/attributes starting with _ ...)
+COMPILE_ERROR = "CompileError"  # the code parses but uses forbidden constructs (e.g. names starting with _)
 SECURITY_ERROR = "SecurityError"  # a forbidden attribute, import, builtin or write was attempted at run time
 CPU_LIMIT = "CPUTimeLimit"  # the run used more than cpu_seconds of CPU time
 WALL_LIMIT = "WallTimeLimit"  # the run took longer than wall_seconds
@@ -52,7 +52,8 @@ class SandboxResult(BaseModel):
     output: str = Field(default="", description="Printed output (capped at max_output_chars).")
     error: str | None = Field(default=None, description="Short traceback or message when ok is False.")
     error_type: str | None = Field(
-        default=None, description="Exception name, or SyntaxError/CompileError/SecurityError/CPUTimeLimit/...",
+        default=None,
+        description="Exception name, or SyntaxError/CompileError/SecurityError/CPUTimeLimit/...",
     )
     duration_ms: float = Field(default=0.0, description="Wall-clock time of the run as the host saw it.")
     timed_out: bool = Field(default=False, description="A CPU or wall-clock limit stopped the run.")

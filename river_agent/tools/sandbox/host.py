@@ -33,8 +33,10 @@ def _package_root() -> str:
     return str(Path(river_agent.__file__).resolve().parent.parent)
 
 
-_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from river_agent.tools.sandbox.worker import main; " \
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from river_agent.tools.sandbox.worker import main; "
     "sys.exit(main())"
+)
 
 
 class Sandbox:
@@ -64,8 +66,11 @@ class Sandbox:
         if not isinstance(code, str):
             raise SandboxError(f"code must be a string, not {type(code).__name__}")
         if len(code) > MAX_CODE_CHARS:
-            return SandboxResult(ok=False, error_type="CompileError",
-                                 error=f"code is too long ({len(code)} > {MAX_CODE_CHARS} characters)")
+            return SandboxResult(
+                ok=False,
+                error_type="CompileError",
+                error=f"code is too long ({len(code)} > {MAX_CODE_CHARS} characters)",
+            )
         start = time.perf_counter()
         with self._lock:
             reply = self._request({"code": code, "limits": limits.to_dict()}, limits)
@@ -120,8 +125,12 @@ class Sandbox:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, close_fds=True, start_new_session=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+                start_new_session=True,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start the sandbox worker: {exc}") from exc
@@ -179,8 +188,12 @@ class Sandbox:
                 self._kill_worker()
                 if attempt == 0 and isinstance(exc, EOFError):
                     continue
-                return {"ok": False, "error_type": SANDBOX_ERROR, "killed": True,
-                        "error": f"the sandbox worker failed during the run and was restarted ({exc})"}
+                return {
+                    "ok": False,
+                    "error_type": SANDBOX_ERROR,
+                    "killed": True,
+                    "error": f"the sandbox worker failed during the run and was restarted ({exc})",
+                }
         return {"ok": False, "error_type": SANDBOX_ERROR, "error": "the sandbox worker keeps dying"}
 
     def _kill_worker(self) -> None:

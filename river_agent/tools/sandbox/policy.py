@@ -85,17 +85,57 @@ def compile_snippet(source: str) -> tuple[types.CodeType | None, str | None, str
 # Introspection attributes that lead from a value to frames, code, globals or the class hierarchy.
 DENIED_ATTRIBUTES = frozenset(
     {
-        "mro", "gi_frame", "gi_code", "gi_yieldfrom", "gi_running", "gi_suspended", "cr_frame", "cr_code",
-        "cr_await", "cr_origin", "cr_running", "ag_frame", "ag_code", "ag_await", "ag_running", "f_back",
-        "f_globals", "f_locals", "f_builtins", "f_code", "f_trace", "f_lasti", "tb_frame", "tb_next", "co_code",
-        "co_consts", "co_names", "func_globals", "func_code", "func_closure", "im_func", "im_self", "im_class",
-        "cell_contents", "load_module", "exec_module", "get_code", "get_source", "get_data",
+        "mro",
+        "gi_frame",
+        "gi_code",
+        "gi_yieldfrom",
+        "gi_running",
+        "gi_suspended",
+        "cr_frame",
+        "cr_code",
+        "cr_await",
+        "cr_origin",
+        "cr_running",
+        "ag_frame",
+        "ag_code",
+        "ag_await",
+        "ag_running",
+        "f_back",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "f_code",
+        "f_trace",
+        "f_lasti",
+        "tb_frame",
+        "tb_next",
+        "co_code",
+        "co_consts",
+        "co_names",
+        "func_globals",
+        "func_code",
+        "func_closure",
+        "im_func",
+        "im_self",
+        "im_class",
+        "cell_contents",
+        "load_module",
+        "exec_module",
+        "get_code",
+        "get_source",
+        "get_data",
     }
 )
 # Values whose attributes are all refused (they only ever leak from a bug; refusing them is defence in depth).
 _OPAQUE_TYPES = (
-    types.FrameType, types.TracebackType, types.CodeType, types.ModuleType, types.CellType,
-    types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType,
+    types.FrameType,
+    types.TracebackType,
+    types.CodeType,
+    types.ModuleType,
+    types.CellType,
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
 )
 _GENERATOR_OK = frozenset({"send", "throw", "close"})
 _MISSING = object()
@@ -176,7 +216,13 @@ def _safe_format_method(obj: Any, name: str) -> Callable[..., str]:
 # ------------------------------------------------------------------------------------------------------ writes
 
 _WRITABLE_TYPES = (
-    list, dict, set, bytearray, collections.Counter, collections.defaultdict, collections.OrderedDict,
+    list,
+    dict,
+    set,
+    bytearray,
+    collections.Counter,
+    collections.defaultdict,
+    collections.OrderedDict,
     collections.deque,
 )
 
@@ -221,9 +267,18 @@ class Policy:
 
 
 _INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "<<=": operator.ilshift,
-    ">>=": operator.irshift, "|=": operator.ior, "^=": operator.ixor, "&=": operator.iand,
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "&=": operator.iand,
     "@=": operator.imatmul,
 }
 
@@ -263,8 +318,9 @@ class OutputCollector:
             self.parts.append(text)
             self.kept += len(text)
 
-    def _call_print(self, *objects: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
-                    flush: bool = False) -> None:
+    def _call_print(
+        self, *objects: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+    ) -> None:
         if file is not None:
             raise SecurityError("print(file=...) is not available in the sandbox")
         if sep is not None and not isinstance(sep, str):
@@ -401,8 +457,7 @@ _SAFE_BUILTIN_NAMES = (
     "StopIteration TypeError UnboundLocalError ValueError ZeroDivisionError"
 )
 _DENIED_BUILTINS = (
-    "open compile eval exec globals locals vars input help exit quit setattr delattr memoryview super "
-    "breakpoint"
+    "open compile eval exec globals locals vars input help exit quit setattr delattr memoryview super breakpoint"
 )
 
 

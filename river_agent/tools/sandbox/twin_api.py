@@ -6,6 +6,7 @@ every forked child. ``TWIN_API_DOC`` is the description an LLM prompt includes.
 
 from __future__ import annotations
 
+import itertools
 import math
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -100,15 +101,17 @@ class TwinIndex:
                 sp = inst.get("spatial", {})
                 bbox = sp.get("bbox")
                 pos = {
-                    "x": _f(sp.get("x", 0.0)), "y": _f(sp.get("y", 0.0)), "depth": _f(sp.get("depth", 0.0)),
-                    "size": int(sp.get("size", 0)), "bbox": tuple(int(v) for v in bbox) if bbox else None,
+                    "x": _f(sp.get("x", 0.0)),
+                    "y": _f(sp.get("y", 0.0)),
+                    "depth": _f(sp.get("depth", 0.0)),
+                    "size": int(sp.get("size", 0)),
+                    "bbox": tuple(int(v) for v in bbox) if bbox else None,
                 }
                 attrs = Record({str(k): str(v) for k, v in (inst.get("attributes") or {}).items()})
                 self.tracks.setdefault(oid, {})[t] = Record({"t": t, **pos})
-                visible.append(
-                    Record({"id": oid, "category": str(inst.get("category", "object")), "attributes": attrs, **pos})
-                )
-                first.setdefault(oid, {"category": str(inst.get("category", "object")), "attributes": attrs})
+                category = str(inst.get("category", "object"))
+                visible.append(Record({"id": oid, "category": category, "attributes": attrs, **pos}))
+                first.setdefault(oid, {"category": category, "attributes": attrs})
             self.frames[t] = tuple(sorted(visible, key=lambda r: r["id"]))
         for oid, track in self.tracks.items():
             ts = tuple(sorted(track))
@@ -174,7 +177,8 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
         ts = sorted(tr)
         if len(ts) < 2:
             return 0.0
-        path = sum(math.dist((tr[a]["x"], tr[a]["y"]), (tr[b]["x"], tr[b]["y"])) for a, b in zip(ts, ts[1:]))
+        steps = itertools.pairwise(ts)
+        path = sum(math.dist((tr[a]["x"], tr[a]["y"]), (tr[b]["x"], tr[b]["y"])) for a, b in steps)
         return path / (ts[-1] - ts[0])
 
     def _shared(a: int, b: int, t: int | None) -> list[tuple[Record, Record]]:
@@ -206,7 +210,7 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
         pairs = _shared(a, b, None)
         if len(pairs) < 2:
             return False
-        (p0, q0), (p1, q1) = pairs[0], pairs[-1]
+        p0, p1 = pairs[0][0], pairs[-1][0]
         dx, dy = p1["x"] - p0["x"], p1["y"] - p0["y"]
         norm = math.hypot(dx, dy)
         if norm < 1e-9:
@@ -227,15 +231,27 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
         return out
 
     return {
-        "num_frames": ix.num_frames, "width": ix.width, "height": ix.height, "fps": ix.fps,
-        "objects": objects, "obj": obj, "track": track, "frame": frame, "visible": visible,
-        "first_seen": first_seen, "last_seen": last_seen, "position": position, "velocity": velocity,
-        "speed": speed, "distance": distance,
+        "num_frames": ix.num_frames,
+        "width": ix.width,
+        "height": ix.height,
+        "fps": ix.fps,
+        "objects": objects,
+        "obj": obj,
+        "track": track,
+        "frame": frame,
+        "visible": visible,
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "position": position,
+        "velocity": velocity,
+        "speed": speed,
+        "distance": distance,
         "left_of": _relation(lambda p, q: p["x"] < q["x"]),
         "right_of": _relation(lambda p, q: p["x"] > q["x"]),
         "above": _relation(lambda p, q: p["y"] < q["y"]),
         "below": _relation(lambda p, q: p["y"] > q["y"]),
         "in_front_of": _relation(lambda p, q: p["depth"] < q["depth"]),
         "overlaps": _relation(_boxes_overlap),
-        "overtakes": overtakes, "find": find,
+        "overtakes": overtakes,
+        "find": find,
     }

@@ -93,13 +93,19 @@ def run_one(source: str, limits: dict[str, Any], api: dict[str, Any]) -> dict[st
         result = {"ok": False, "output": ""}
         cpu_used = usage.ru_utime + usage.ru_stime
         if we_killed:
-            result.update(error_type="WallTimeLimit", timed_out=True,
-                          error=f"wall-clock limit of {limits['wall_seconds']} s exceeded; the run was killed")
+            result.update(
+                error_type="WallTimeLimit",
+                timed_out=True,
+                error=f"wall-clock limit of {limits['wall_seconds']} s exceeded; the run was killed",
+            )
         elif os.WIFSIGNALED(status) and (
             os.WTERMSIG(status) == signal.SIGXCPU or cpu_used >= float(limits["cpu_seconds"]) - 0.05
         ):
-            result.update(error_type="CPUTimeLimit", timed_out=True,
-                          error=f"CPU limit of {limits['cpu_seconds']} s exceeded; the run was killed")
+            result.update(
+                error_type="CPUTimeLimit",
+                timed_out=True,
+                error=f"CPU limit of {limits['cpu_seconds']} s exceeded; the run was killed",
+            )
         elif os.WIFSIGNALED(status):
             name = signal.Signals(os.WTERMSIG(status)).name
             result.update(error_type="Crashed", error=f"the run died from {name} (memory or stack exhausted?)")
