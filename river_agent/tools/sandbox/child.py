@@ -74,7 +74,8 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
 
 def _short_traceback(exc: BaseException, source_lines: list[str]) -> str:
     lines = ["Traceback (most recent call last):"]
-    for fs in traceback.extract_tb(exc.__traceback__):
+    frames = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
+    for fs in frames:
         if fs.filename != FILENAME:
             continue
         code = source_lines[fs.lineno - 1].strip() if fs.lineno and 0 < fs.lineno <= len(source_lines) else ""

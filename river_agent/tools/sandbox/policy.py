@@ -236,7 +236,10 @@ class _ReadOnly:
         object.__setattr__(self, "_what", what)
 
     def _deny(self, *_: Any) -> None:
-        raise SecurityError(f"cannot modify {self._what} objects in the sandbox (twin data is read-only)")
+        raise SecurityError(
+            f"cannot modify {self._what} objects in the sandbox (twin data is read-only; copy it with dict() "
+            "or list() first)"
+        )
 
     __setattr__ = __delattr__ = __setitem__ = __delitem__ = _deny  # type: ignore[assignment]
 
@@ -424,7 +427,9 @@ ALLOWED_MODULES = tuple(sorted(SAFE_MODULES))
 
 
 def guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
-    if level != 0 or name not in SAFE_MODULES:
+    if level != 0:
+        raise SecurityError("relative imports are not allowed in the sandbox")
+    if name not in SAFE_MODULES:
         raise SecurityError(
             f"import of {name!r} is not allowed in the sandbox; allowed: {', '.join(ALLOWED_MODULES)}"
         )

@@ -125,7 +125,11 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
         return 2
     api = build_api(first["twin"])
     del first
-    import river_agent.tools.sandbox.child  # noqa: F401  (import before forking, not in every child)
+    # Import before forking: children cannot open files, so lazy imports would fail there (unicodedata is
+    # what the parser needs for non-ASCII identifiers).
+    import unicodedata  # noqa: F401
+
+    import river_agent.tools.sandbox.child  # noqa: F401
 
     gc.collect()
     gc.freeze()  # keep the shared heap out of the children's collections (fewer copy-on-write pages)
