@@ -56,6 +56,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self._closed = False
         self._start()
 
     # ------------------------------------------------------------------------------------------------ public
@@ -73,8 +74,9 @@ class Sandbox:
             )
         start = time.perf_counter()
         with self._lock:
+            if self._closed:
+                raise SandboxError("this sandbox is closed")
             reply = self._request({"code": code, "limits": limits.to_dict()}, limits)
-        reply.setdefault("duration_ms", (time.perf_counter() - start) * 1000.0)
         reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
         return SandboxResult.model_validate(reply)
 
@@ -89,6 +91,7 @@ class Sandbox:
     def close(self) -> None:
         """Stop the worker (idempotent)."""
         with self._lock:
+            self._closed = True
             self._stop()
 
     def __enter__(self) -> Sandbox:

@@ -306,8 +306,9 @@ class OutputCollector:
         self.kept = 0
         self.truncated = False
 
-    def __call__(self, *_: Any) -> OutputCollector:  # `_print_(_getattr_)` at the top of every scope
-        return self
+    def __call__(self, *getattr_: Any) -> Any:
+        """``_print_(_getattr_)`` at the top of every scope returns this collector; ``printed`` is ``_print()``."""
+        return self if getattr_ else self.text()
 
     def text(self) -> str:
         return "".join(self.parts)
@@ -454,7 +455,8 @@ def _type(*args: Any) -> type:
 
 
 _SAFE_BUILTIN_NAMES = (
-    "abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter float format frozenset "
+    "abs all any ascii bin bool bytearray bytes callable chr complex dict divmod enumerate filter float format "
+    "frozenset "
     "hash hex id int isinstance issubclass iter len list map max min next object oct ord pow property range "
     "repr reversed round set slice sorted staticmethod classmethod str sum tuple zip True False None "
     "NotImplemented Ellipsis ArithmeticError AssertionError AttributeError EOFError Exception IndexError "
