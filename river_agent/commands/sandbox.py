@@ -54,8 +54,8 @@ def run(
             typer.echo("[output truncated]", err=True)
         if not result.ok:
             typer.echo(result.error or result.error_type, err=True)
-    if not result.ok:
-        raise typer.Exit(1)
+    if not result.ok:  # exit status 1 through the CLI's error path
+        raise RiverError(f"the snippet failed ({result.error_type})")
 
 
 @sandbox_app.command("api")
