@@ -164,6 +164,11 @@ ATTEMPTS: list[tuple[str, str, set[str]]] = [
     ("overflow_repeat", "x = 'a' * (2**63)\nprint('ESCAPED')", {"OverflowError", "MemoryError"}),
     ("deep_nesting_source", "x = " + "(" * 5000 + "1" + ")" * 5000, {"SyntaxError", "CompileError"}),
     (
+        "nested_repr",
+        "x = []\nfor i in range(100000):\n    x = [x]\nprint('ESCAPED', repr(x)[:5])",
+        {"RecursionError"},
+    ),
+    (
         "json_deep_nesting",
         "import json\nprint('ESCAPED', json.loads('[' * 100000 + ']' * 100000))",
         {"RecursionError"},

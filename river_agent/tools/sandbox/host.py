@@ -123,8 +123,8 @@ class Sandbox:
         return json.dumps({"twin": data}).encode("utf-8")
 
     def _start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # A minimal environment: API keys and other secrets in the host's environment never reach the worker.
+        env = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()],
@@ -132,6 +132,7 @@ class Sandbox:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=env,
+                cwd="/",
                 close_fds=True,
                 start_new_session=True,
             )
