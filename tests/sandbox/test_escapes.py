@@ -27,6 +27,13 @@ ATTEMPTS: list[tuple[str, str, set[str]]] = [
     ("object_subclasses", "print('ESCAPED', object.__subclasses__())", COMPILE),
     ("object_subclasses_getattr", "print('ESCAPED', getattr(object, '__subclasses__')())", SEC),
     ("type_three_args", "X = type('X', (), {})\nprint('ESCAPED', X)", SEC),
+    (
+        "type_of_type_three_args",
+        "T = type(type(1))\nX = T('X', (), {'__str__': lambda s: 'ESCAPED'})\nprint(X())",
+        SEC,
+    ),
+    ("metaclass_subclass", "class M(type(int)):\n    pass\nprint('ESCAPED', M('X', (), {}))", {"TypeError"}),
+    ("abcmeta_from_record", "M = type(type(objects()[0]))\nprint('ESCAPED', M('X', (), {}))", SEC),
     ("vars_object", "print('ESCAPED', vars(object))", SEC),
     ("homoglyph_dunder", "print('ESCAPED', ().__\uff43lass__)", COMPILE),
     ("escaped_dunder_string", "print('ESCAPED', getattr((), '\\x5f_class__'))", SEC),

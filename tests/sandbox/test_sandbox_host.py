@@ -110,6 +110,19 @@ print(next(gen), list(gen), 'gi' in dir(gen) or 'send' in dir(gen))
     assert lines[5] == "0 [1, 4, 9] True"
 
 
+def test_annotated_assignment_runs_without_its_annotation(sandbox):
+    result = sandbox.run(
+        "x: int = 3\ny: str\nclass A:\n    def __init__(self):\n        self.v: int = x\nprint(A().v)"
+    )
+    assert result.ok and result.output == "3\n", result.error
+    assert sandbox.run("x: int = ().__class__").error_type == "CompileError"
+
+
+def test_type_of_a_value(sandbox):
+    result = sandbox.run("print(type(1) == int, type('a') is str, type(type(1)) is type, type(objects()[0]))")
+    assert result.ok and result.output.startswith("True True True <class "), result.error
+
+
 def test_dir_hides_private_names(sandbox):
     result = sandbox.run("print([n for n in dir(objects()[0]) if n.startswith('_')], 'keys' in dir(objects()[0]))")
     assert result.output == "[] True\n"

@@ -42,6 +42,14 @@ class SecurityError(Exception):
 class _Transformer(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus guarded ``a[k] += v`` and ``obj.attr += v`` (LLM code uses them a lot)."""
 
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
+        """``x: T = v`` runs as ``x = v`` (the annotation is dropped); a bare ``x: T`` does nothing."""
+        if node.value is None:
+            return ast.copy_location(ast.Pass(), node)
+        assign = ast.Assign(targets=[node.target], value=node.value)
+        ast.copy_location(assign, node)
+        return self.visit(ast.fix_missing_locations(assign))
+
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         target = node.target
         if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
@@ -448,10 +456,13 @@ def _unavailable(name: str) -> Callable[..., Any]:
     return deny
 
 
-def _type(*args: Any) -> type:
+def _type(*args: Any) -> Any:
+    """``type(x)``; metaclasses (``type`` itself, ABCMeta, ...) come back as this function, so snippets cannot
+    build classes with arbitrary ``__dunder__`` methods from a dict."""
     if len(args) != 1:
         raise SecurityError("type() takes exactly one argument in the sandbox (use a class statement)")
-    return type(args[0])
+    cls = type(args[0])
+    return _type if issubclass(cls, type) else cls
 
 
 _SAFE_BUILTIN_NAMES = (
