@@ -21,7 +21,7 @@ RECURSION_LIMIT = 400
 
 
 class CPULimitExceeded(BaseException):
-    """Raised by the SIGXCPU handler (a BaseException so ``except Exception`` in a snippet cannot swallow it)."""
+    """Raised by the SIGPROF/SIGXCPU handlers (a BaseException: ``except Exception`` cannot catch it)."""
 
 
 class WallLimitExceeded(BaseException):
@@ -57,8 +57,11 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
             os.closerange(start, fd)
             start = fd + 1
     os.closerange(start, 1 << 16)
-    cpu = max(1, int(-(-float(limits["cpu_seconds"]) // 1)))  # RLIMIT_CPU counts whole seconds
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    # cpu_seconds is enforced by a CPU-time timer (SIGPROF -> CPULimitExceeded, exact); RLIMIT_CPU (whole seconds)
+    # is the backstop for code stuck in C or swallowing the exception: the kernel SIGKILLs at ceil(cpu) + 1 s.
+    cpu_seconds = float(limits["cpu_seconds"])
+    hard = int(-(-cpu_seconds // 1)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
     address_space = _vm_bytes() + int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     for limit in (resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE, resource.RLIMIT_CORE, resource.RLIMIT_NPROC):
@@ -67,9 +70,16 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
         except (ValueError, OSError):
             pass
     signal.signal(signal.SIGXCPU, _on_xcpu)
+    signal.signal(signal.SIGPROF, _on_xcpu)
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds, 0.25)  # repeats in case the snippet swallows it
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.setitimer(signal.ITIMER_REAL, float(limits["wall_seconds"]))
+
+
+def _clean(text: str) -> str:
+    """Valid UTF-8 only (lone surrogates from a snippet become '?')."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _short_traceback(exc: BaseException, source_lines: list[str]) -> str:
@@ -136,8 +146,11 @@ def run_child(source: str, limits: dict[str, Any], api: dict[str, Any], result_f
                 "error": "time limit exceeded",
             }
         signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGXCPU, signal.SIG_IGN)
-        result["output"] = output.text()
+        result["output"] = _clean(output.text())
+        if "error" in result:
+            result["error"] = _clean(result["error"])
         result["truncated"] = output.truncated
         try:
             payload = json.dumps(result).encode("utf-8", "replace")

@@ -99,7 +99,7 @@ def run_one(source: str, limits: dict[str, Any], api: dict[str, Any]) -> dict[st
                 error=f"wall-clock limit of {limits['wall_seconds']} s exceeded; the run was killed",
             )
         elif os.WIFSIGNALED(status) and (
-            os.WTERMSIG(status) == signal.SIGXCPU or cpu_used >= float(limits["cpu_seconds"]) - 0.05
+            os.WTERMSIG(status) == signal.SIGXCPU or cpu_used >= float(limits["cpu_seconds"])
         ):
             result.update(
                 error_type="CPUTimeLimit",
