@@ -14,6 +14,7 @@ import sys
 import traceback
 from typing import Any
 
+from river_agent.tools.sandbox import seccomp
 from river_agent.tools.sandbox.policy import FILENAME, OutputCollector, compile_snippet, make_globals
 
 MAX_ERROR_CHARS = 2000
@@ -69,6 +70,8 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
             resource.setrlimit(limit, (0, 0))
         except (ValueError, OSError):
             pass
+    if limits.get("seccomp", True):
+        seccomp.install()  # no sockets, processes, signals to others, file changes (x86_64 Linux)
     signal.signal(signal.SIGXCPU, _on_xcpu)
     signal.signal(signal.SIGPROF, _on_xcpu)
     signal.setitimer(signal.ITIMER_PROF, cpu_seconds, 0.25)  # repeats in case the snippet swallows it

@@ -56,6 +56,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.seccomp = False  # whether runs also get the seccomp deny list (x86_64 Linux), set by the worker
         self._closed = False
         self._start()
 
@@ -150,6 +151,7 @@ class Sandbox:
         if not ready.get("ready"):
             self._stop()
             raise SandboxError("the sandbox worker did not start (no ready message)")
+        self.seccomp = bool(ready.get("seccomp"))
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -130,10 +130,13 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
     import unicodedata  # noqa: F401
 
     import river_agent.tools.sandbox.child  # noqa: F401
+    from river_agent.tools.sandbox import seccomp
+
+    hardened = seccomp.probe()
 
     gc.collect()
     gc.freeze()  # keep the shared heap out of the children's collections (fewer copy-on-write pages)
-    write_message(stdout, {"ready": True, "pid": os.getpid()})
+    write_message(stdout, {"ready": True, "pid": os.getpid(), "seccomp": hardened})
     while True:
         request = read_message(stdin)
         if request is None:
