@@ -182,3 +182,13 @@ def test_memory_limit_is_per_run(sandbox):
     assert big.ok, big.error
     too_big = sandbox.run("x = bytearray(400 * 1024 * 1024)")
     assert too_big.error_type == "MemoryError"
+
+
+def test_worker_start_failure_is_explained(small_twin, monkeypatch):
+    from river_agent.tools.sandbox import host
+
+    monkeypatch.setattr(
+        host, "_BOOTSTRAP", "import sys; sys.stderr.write('boom: no RestrictedPython'); sys.exit(3)"
+    )
+    with pytest.raises(SandboxError, match="boom: no RestrictedPython"):
+        Sandbox(small_twin)

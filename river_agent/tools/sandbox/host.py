@@ -8,6 +8,7 @@ import select
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -126,31 +127,32 @@ class Sandbox:
     def _start(self) -> None:
         # A minimal environment: API keys and other secrets in the host's environment never reach the worker.
         env = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                cwd="/",
-                close_fds=True,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise SandboxError(f"cannot start the sandbox worker: {exc}") from exc
-        self._proc = proc
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(_HEADER.pack(len(self._twin_payload)) + self._twin_payload)
-            proc.stdin.flush()
-            ready = self._read_reply(time.monotonic() + START_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError) as exc:
-            self._stop()
-            raise SandboxError(f"the sandbox worker did not start: {exc}") from exc
-        if not ready.get("ready"):
-            self._stop()
-            raise SandboxError("the sandbox worker did not start (no ready message)")
+        with tempfile.TemporaryFile() as errors:  # the worker's stderr, shown if it fails to start
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=env,
+                    cwd="/",
+                    close_fds=True,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise SandboxError(f"cannot start the sandbox worker: {exc}") from exc
+            self._proc = proc
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(_HEADER.pack(len(self._twin_payload)) + self._twin_payload)
+                proc.stdin.flush()
+                ready = self._read_reply(time.monotonic() + START_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError) as exc:
+                self._stop()
+                raise SandboxError(f"the sandbox worker did not start: {exc}{_tail(errors)}") from exc
+            if not ready.get("ready"):
+                self._stop()
+                raise SandboxError(f"the sandbox worker did not start (no ready message){_tail(errors)}")
         self.seccomp = bool(ready.get("seccomp"))
 
     def _stop(self) -> None:
@@ -218,6 +220,15 @@ class Sandbox:
         if not isinstance(reply, dict):
             raise ValueError("malformed reply from the sandbox worker")
         return reply
+
+
+def _tail(stream: IO[bytes], limit: int = 1500) -> str:
+    try:
+        stream.seek(0)
+        text = stream.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"\n{text[-limit:]}" if text else ""
 
 
 class _WorkerGone(EOFError, OSError):
