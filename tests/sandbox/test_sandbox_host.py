@@ -192,3 +192,20 @@ def test_worker_start_failure_is_explained(small_twin, monkeypatch):
     )
     with pytest.raises(SandboxError, match="boom: no RestrictedPython"):
         Sandbox(small_twin)
+
+
+def test_interrupted_run_does_not_desynchronise(small_twin, monkeypatch):
+    from river_agent.tools.sandbox import host
+
+    with Sandbox(small_twin) as sb:
+        real = host.Sandbox._read_reply
+
+        def interrupted(self, deadline):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(host.Sandbox, "_read_reply", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            sb.run("print('first')")
+        monkeypatch.setattr(host.Sandbox, "_read_reply", real)
+        result = sb.run("print('second')")
+        assert result.output == "second\n" and sb.restarts == 1

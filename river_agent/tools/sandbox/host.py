@@ -202,6 +202,9 @@ class Sandbox:
                     "killed": True,
                     "error": f"the sandbox worker failed during the run and was restarted ({exc})",
                 }
+            except BaseException:  # e.g. KeyboardInterrupt: the reply would arrive out of step, so drop the worker
+                self._kill_worker()
+                raise
         return {"ok": False, "error_type": SANDBOX_ERROR, "error": "the sandbox worker keeps dying"}
 
     def _kill_worker(self) -> None:
