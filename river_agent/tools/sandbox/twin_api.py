@@ -33,6 +33,7 @@ Twin API (available in <execute> code; all data is read-only; t = frame index, i
 Records: r["x"] or r.x; dict(r) makes a plain copy. depth is in [0, 1], larger = farther.
 Allowed imports: math, statistics, itertools, collections, functools, operator, json, re.
 print() what you want to see; output is capped. No files, network, or names starting with "_".
+Each <execute> block runs fresh: variables and imports do not carry over to the next block.
 """
 
 
