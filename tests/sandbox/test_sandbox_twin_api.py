@@ -97,3 +97,27 @@ def test_api_doc_is_short_and_names_every_helper():
     api = build_api({"video": {"width": 1, "height": 1, "fps": 1, "num_frames": 0}, "frames": []})
     for name in api:
         assert name in TWIN_API_DOC, name
+
+
+def _moving_twin(xs_a: list[float], xs_b: list[float]) -> dict:
+    frames = []
+    for t, (xa, xb) in enumerate(zip(xs_a, xs_b, strict=True)):
+        insts = [
+            {"id": i, "category": "car", "mask": "m", "spatial": {"x": x, "y": 10.0, "depth": 0.5, "size": 1}}
+            for i, x in ((1, xa), (2, xb))
+        ]
+        frames.append({"t": t, "instances": insts})
+    return {"video": {"width": 100, "height": 20, "fps": 1, "num_frames": len(frames)}, "frames": frames}
+
+
+def test_overtakes_needs_the_same_direction():
+    same_way = build_api(_moving_twin([0, 20, 40, 60], [30, 35, 40, 45]))
+    assert same_way["overtakes"](1, 2) and not same_way["overtakes"](2, 1)
+    parked = build_api(_moving_twin([0, 20, 40, 60], [30, 30, 30, 30]))
+    assert parked["overtakes"](1, 2) and not parked["overtakes"](2, 1)
+    crossing = build_api(_moving_twin([0, 20, 40, 60], [60, 40, 20, 0]))
+    assert not crossing["overtakes"](1, 2) and not crossing["overtakes"](2, 1)
+    leftwards = build_api(_moving_twin([90, 60, 30, 0], [50, 45, 40, 35]))
+    assert leftwards["overtakes"](1, 2)
+    behind = build_api(_moving_twin([0, 10, 20, 30], [40, 50, 60, 70]))
+    assert not behind["overtakes"](1, 2)
