@@ -209,3 +209,11 @@ def test_interrupted_run_does_not_desynchronise(small_twin, monkeypatch):
         monkeypatch.setattr(host.Sandbox, "_read_reply", real)
         result = sb.run("print('second')")
         assert result.output == "second\n" and sb.restarts == 1
+
+
+def test_missing_attributes_raise(sandbox):
+    """The stock RestrictedPython guard returns None for missing attributes; ours raises AttributeError."""
+    assert sandbox.run("x = objects()[0].nope").error_type == "AttributeError"
+    assert sandbox.run("import math\nx = math.nope").error_type == "AttributeError"
+    assert sandbox.run("x = (1).nope").error_type == "AttributeError"
+    assert sandbox.run("print(getattr(1, 'nope', 'dflt'), hasattr(1, 'nope'))").output == "dflt False\n"
