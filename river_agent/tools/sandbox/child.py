@@ -80,6 +80,19 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
     signal.setitimer(signal.ITIMER_REAL, float(limits["wall_seconds"]))
 
 
+def _quiet() -> None:
+    """Stop the limit timers; a limit signal may still land while doing so, hence the retries."""
+    for _ in range(5):
+        try:
+            for signum in (signal.SIGALRM, signal.SIGPROF, signal.SIGXCPU):
+                signal.signal(signum, signal.SIG_IGN)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            return
+        except (CPULimitExceeded, WallLimitExceeded):
+            continue
+
+
 def _clean(text: str) -> str:
     """Valid UTF-8 only (lone surrogates from a snippet become '?')."""
     return text.encode("utf-8", "replace").decode("utf-8")
@@ -102,7 +115,7 @@ def _short_traceback(exc: BaseException, source_lines: list[str]) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 15] + "... [truncated]"
 
 
-def _execute(source: str, api: dict[str, Any], output: OutputCollector) -> dict[str, Any]:
+def _execute(source: str, api: dict[str, Any], output: OutputCollector, limits: dict[str, Any]) -> dict[str, Any]:
     code, kind, message = compile_snippet(source)
     if code is None:
         return {"ok": False, "error_type": kind, "error": (message or "")[:MAX_ERROR_CHARS]}
@@ -114,14 +127,14 @@ def _execute(source: str, api: dict[str, Any], output: OutputCollector) -> dict[
             "ok": False,
             "error_type": "CPUTimeLimit",
             "timed_out": True,
-            "error": "CPU time limit exceeded (the snippet was stopped)",
+            "error": f"CPU time limit of {limits['cpu_seconds']} s exceeded (the snippet was stopped)",
         }
     except WallLimitExceeded:
         return {
             "ok": False,
             "error_type": "WallTimeLimit",
             "timed_out": True,
-            "error": "wall-clock time limit exceeded (the snippet was stopped)",
+            "error": f"wall-clock time limit of {limits['wall_seconds']} s exceeded (the snippet was stopped)",
         }
     except BaseException as exc:
         name = "SecurityError" if type(exc).__name__ == "SecurityError" else type(exc).__name__
@@ -140,7 +153,7 @@ def run_child(source: str, limits: dict[str, Any], api: dict[str, Any], result_f
         _lock_down(result_fd, limits)
         output = OutputCollector(int(limits["max_output_chars"]))
         try:
-            result = _execute(source, api, output)
+            result = _execute(source, api, output, limits)
         except (CPULimitExceeded, WallLimitExceeded) as exc:  # the signal landed outside the snippet
             result = {
                 "ok": False,
@@ -148,9 +161,7 @@ def run_child(source: str, limits: dict[str, Any], api: dict[str, Any], result_f
                 "error_type": "CPUTimeLimit" if isinstance(exc, CPULimitExceeded) else "WallTimeLimit",
                 "error": "time limit exceeded",
             }
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+        _quiet()
         result["output"] = _clean(output.text())
         if "error" in result:
             result["error"] = _clean(result["error"])
