@@ -114,7 +114,8 @@ class ClassicalRenderer:
         info = probe_video(video)
         if (info.width, info.height) != (before.video.width, before.video.height):
             raise RenderError(
-                f"{video} is {info.width}x{info.height} but the twin says {before.video.width}x{before.video.height}"
+                f"{video} is {info.width}x{info.height} but the twin says "
+                f"{before.video.width}x{before.video.height}"
             )
         cond = conditioning_from_twins(before, after)
         cond.num_frames = info.num_frames
