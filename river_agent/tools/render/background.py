@@ -13,6 +13,9 @@ import numpy as np
 
 from river_agent.tools.render.motion import MotionTracker
 
+INVALID = 256  # marks a sample that does not see the background (sorts after every pixel value)
+PLATE_MAX_FRAMES = 6  # cache plate at most this many frame areas (long pans fall back to per-frame medians)
+
 
 def sample_indices(num_frames: int, max_samples: int) -> list[int]:
     """Evenly spaced frame indices, at most ``max_samples`` of them."""
@@ -38,6 +41,10 @@ class BackgroundModel:
         self.inpaint_radius = inpaint_radius
         self.inpainted_pixels = 0
         self.filled_pixels = 0
+        self._plate_ready = False
+        self._plate: np.ndarray | None = None
+        self._known: np.ndarray | None = None
+        self._origin = (0, 0)
 
     def observe(self, t: int, frame: np.ndarray, exclude: np.ndarray) -> None:
         """Feed frame ``t`` (in order) with the pixels that are not background (dilated object masks)."""
@@ -45,63 +52,87 @@ class BackgroundModel:
         if t in self.wanted:
             self.samples[t] = (frame.copy(), ~exclude)
 
+    def _plate_setup(self) -> None:
+        """With whole-pixel camera motion the background of a world point is the same in every frame: cache
+        it (and any inpainted value, so never-seen regions stay the same from frame to frame)."""
+        self._plate_ready = True
+        pos = self.motion.positions
+        if not pos or any(x != int(x) or y != int(y) for x, y in pos):
+            return
+        h, w = next(iter(self.samples.values()))[1].shape if self.samples else (0, 0)
+        xs = [-int(x) for x, _ in pos]
+        ys = [-int(y) for _, y in pos]
+        pw, ph = max(xs) - min(xs) + w, max(ys) - min(ys) + h
+        if w == 0 or pw * ph > PLATE_MAX_FRAMES * w * h:
+            return
+        self._origin = (-min(xs), -min(ys))
+        self._plate = np.zeros((ph, pw, 3), np.uint8)
+        self._known = np.zeros((ph, pw), bool)
+
+    def _world(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        px, py = self.motion.positions[t]
+        return ys - int(py) + self._origin[1], xs - int(px) + self._origin[0]
+
     def fill(self, t: int, frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """``frame`` with the ``hole`` pixels replaced by background (in place on a copy)."""
+        """A copy of ``frame`` with the ``hole`` pixels replaced by background."""
+        if not self._plate_ready:
+            self._plate_setup()
         out = frame.copy()
         ys, xs = np.nonzero(hole)
         if ys.size == 0:
             return out
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        bw, bh = int(x1 - x0), int(y1 - y0)
-        sub = hole[y0:y1, x0:x1]
-        values, valids = [], []
-        for s, (img, valid) in self.samples.items():
-            ox, oy = self.motion.offset(s, t) if t < len(self.motion.positions) else (0.0, 0.0)
-            if ox == int(ox) and oy == int(oy):
-                crop, vcrop = _shifted_crop(img, valid, x0 - int(ox), y0 - int(oy), bw, bh)
-            else:
-                m = np.array([[1.0, 0.0, x0 - ox], [0.0, 1.0, y0 - oy]], np.float32)
-                flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-                crop = cv2.warpAffine(img, m, (bw, bh), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-                vf = cv2.warpAffine(valid.astype(np.float32), m, (bw, bh), flags=flags, borderValue=0.0)
-                vcrop = vf > 0.999
-            values.append(crop[sub])
-            valids.append(vcrop[sub])
-        filled = np.zeros(sub.sum(), bool)
-        if values:
-            vals = np.stack(values).astype(np.float32)  # K x N x 3
-            ok = np.stack(valids)  # K x N
-            vals[~ok] = np.inf
-            count = ok.sum(axis=0)
-            vals.sort(axis=0)
-            idx = np.clip((count - 1) // 2, 0, None)
-            med = np.take_along_axis(vals, idx[None, :, None].repeat(3, axis=2), axis=0)[0]
-            filled = count > 0
-            region = out[y0:y1, x0:x1]
-            pix = region[sub]
-            pix[filled] = med[filled].astype(np.uint8)
-            region[sub] = pix
+        cached = t < len(self.motion.positions) and self._plate is not None
+        if cached:
+            wy, wx = self._world(t, ys, xs)
+            known = self._known[wy, wx]
+            out[ys[known], xs[known]] = self._plate[wy[known], wx[known]]
+            ys, xs = ys[~known], xs[~known]
+            if ys.size == 0:
+                return out
+        vals, filled = self._median(t, ys, xs)
+        out[ys[filled], xs[filled]] = vals[filled]
         self.filled_pixels += int(filled.sum())
         if not filled.all():
             never = np.zeros_like(hole)
             never[ys[~filled], xs[~filled]] = True
             self.inpainted_pixels += int((~filled).sum())
             out = inpaint_region(out, never, self.inpaint_radius)
+        if cached:
+            wy, wx = self._world(t, ys, xs)
+            self._plate[wy, wx] = out[ys, xs]
+            self._known[wy, wx] = True
         return out
 
-
-def _shifted_crop(
-    img: np.ndarray, valid: np.ndarray, sx: int, sy: int, w: int, h: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """img[sy:sy+h, sx:sx+w] with out-of-frame pixels marked invalid."""
-    H, W = valid.shape
-    crop = np.zeros((h, w, 3), img.dtype)
-    vcrop = np.zeros((h, w), bool)
-    ax0, ay0, ax1, ay1 = max(sx, 0), max(sy, 0), min(sx + w, W), min(sy + h, H)
-    if ax0 < ax1 and ay0 < ay1:
-        crop[ay0 - sy : ay1 - sy, ax0 - sx : ax1 - sx] = img[ay0:ay1, ax0:ax1]
-        vcrop[ay0 - sy : ay1 - sy, ax0 - sx : ax1 - sx] = valid[ay0:ay1, ax0:ax1]
-    return crop, vcrop
+    def _median(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower median over the samples of the background at pixels (ys, xs) of frame t, and where any exists."""
+        n = ys.size
+        vals = np.full((max(len(self.samples), 1), n, 3), INVALID, np.uint16)
+        if n == 0 or not self.samples:
+            return vals[0].astype(np.uint8), np.zeros(n, bool)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        for k, (s, (img, valid)) in enumerate(self.samples.items()):
+            ox, oy = self.motion.offset(s, t) if t < len(self.motion.positions) else (0.0, 0.0)
+            if ox == int(ox) and oy == int(oy):
+                sy, sx = ys - int(oy), xs - int(ox)
+                h, w = valid.shape
+                inb = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+                idx = np.nonzero(inb)[0]
+                ok = valid[sy[idx], sx[idx]]
+                idx = idx[ok]
+                vals[k, idx] = img[sy[idx], sx[idx]]
+            else:
+                m = np.array([[1.0, 0.0, x0 - ox], [0.0, 1.0, y0 - oy]], np.float32)
+                flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+                crop = cv2.warpAffine(img, m, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+                vf = cv2.warpAffine(valid.astype(np.float32), m, (x1 - x0, y1 - y0), flags=flags, borderValue=0.0)
+                ok = vf[ys - y0, xs - x0] > 0.999
+                vals[k, ok] = crop[ys[ok] - y0, xs[ok] - x0]
+        count = (vals[:, :, 0] != INVALID).sum(axis=0)
+        vals.sort(axis=0)
+        idx = np.clip((count - 1) // 2, 0, None)
+        med = np.take_along_axis(vals, idx[None, :, None].repeat(3, axis=2), axis=0)[0]
+        filled = count > 0
+        return np.where(filled[:, None], med, 0).astype(np.uint8), filled
 
 
 def inpaint_region(frame: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:

@@ -19,12 +19,12 @@ import numpy as np
 
 from river_agent.tools.render.background import BackgroundModel, dilate
 from river_agent.tools.render.base import MaskInput, RenderError, RenderResult, RenderUnsupportedError
-from river_agent.tools.render.classical import ClassicalConfig, ClassicalRenderer, normalise_ops
+from river_agent.tools.render.classical import ClassicalConfig, ClassicalRenderer, normalise_ops, probe
 from river_agent.tools.render.conditioning import Conditioning, conditioning_from_masks, conditioning_from_twins
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.progress import progress_bar
 from river_agent.twin.schema import Twin
-from river_agent.video.io import VideoInfo, iter_frames, probe_video
+from river_agent.video.io import VideoInfo, iter_frames
 
 DEFAULT_MODEL = "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
 NEGATIVE = "blurry, low quality, distorted, artifacts, flickering, watermark, text, deformed, static, overexposed"
@@ -147,7 +147,7 @@ class WanVaceRenderer:
 
     def render_twin(self, video: str | Path, before: Twin, after: Twin, out: str | Path) -> RenderResult:
         """Render the change from D (``before``) to D' (``after``) on ``video``."""
-        info = probe_video(video)
+        info = probe(video)
         if (info.width, info.height) != (before.video.width, before.video.height):
             raise RenderError(f"{video} is {info.width}x{info.height}, the twin says otherwise")
         cond = conditioning_from_twins(before, after)
@@ -156,7 +156,7 @@ class WanVaceRenderer:
 
     def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
         """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs)."""
-        info = probe_video(video)
+        info = probe(video)
         cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames)
         return self.render(video, cond, out, info)
 
@@ -207,7 +207,7 @@ class WanVaceRenderer:
 
         start = time.perf_counter()
         cfg = self.config
-        info = info or probe_video(video)
+        info = info or probe(video)
         prompt = cond.prompt()
         negative = ", ".join([cfg.negative_prompt, *(e.category for e in cond.edits if e.removed)])
         setup = self._hint_setup(video, cond, info)
