@@ -26,15 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from skimage.metrics import structural_similarity  # noqa: E402
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from skimage.metrics import structural_similarity
 
-from river_agent.tools.render import RenderUnsupportedError, get_renderer  # noqa: E402
-from river_agent.tools.render.mask_source import TargetMasks  # noqa: E402
-from river_agent.video.io import iter_frames, probe_video, write_video  # noqa: E402
+from river_agent.tools.render import RenderUnsupportedError, get_renderer
+from river_agent.tools.render.mask_source import TargetMasks
+from river_agent.video.io import iter_frames, probe_video, write_video
 
 W, H = 832, 480
 console = Console(width=150)
@@ -236,6 +236,11 @@ def _fmt(v: float | None, digits: int = 1) -> str:
     return "inf" if v == float("inf") else f"{v:.{digits}f}"
 
 
+def _note(row: dict) -> str:
+    err = row.get("error", "")
+    return "unsupported, names wan-vace" if "wan-vace" in err else err[:40]
+
+
 def print_table(rows: list[dict], title: str) -> None:
     table = Table(title=title)
     for col in ("case", "op", "frames", "PSNR in", "SSIM in", "PSNR out", "SSIM out", "frames/s", "note"):
@@ -244,7 +249,7 @@ def print_table(rows: list[dict], title: str) -> None:
         table.add_row(
             r["case"], r["op"], str(r.get("frames", "-")),
             _fmt(r.get("psnr_in")), _fmt(r.get("ssim_in"), 3), _fmt(r.get("psnr_out")), _fmt(r.get("ssim_out"), 3),
-            _fmt(r.get("fps")), "unsupported (names wan-vace)" if "wan-vace" in r.get("error", "") else r.get("error", "")[:40],
+            _fmt(r.get("fps")), _note(r),
         )  # fmt: skip
     console.print(table)
     by_op: dict[str, list[dict]] = {}
