@@ -63,13 +63,14 @@ class Scene:
         self.n, self.pan = n, pan
         self.bg_world = self._background(rng)
         self.objs = []
-        for i in range(3):
+        for i in range(3):  # one object per horizontal band: paths do not cross (nothing hides behind another)
+            band = (i + 0.5) * H / 3
             self.objs.append(
                 SceneObj(
                     rgb=tuple(int(c) for c in rng.integers(40, 230, 3)),
-                    pos=(float(rng.uniform(150, W - 150)), float(rng.uniform(120, H - 120))),
-                    vel=(float(rng.uniform(-3, 3)), float(rng.uniform(-1.5, 1.5))),
-                    radii=(float(rng.uniform(35, 70)), float(rng.uniform(30, 55))),
+                    pos=(float(rng.uniform(150, W - 150)), float(band + rng.uniform(-10, 10))),
+                    vel=(float(rng.uniform(-3, 3)), float(rng.uniform(-0.4, 0.4))),
+                    radii=(float(rng.uniform(35, 70)), float(rng.uniform(30, 50))),
                     shape="ellipse" if i % 2 == 0 else "rect",
                     seed=seed * 10 + i,
                 )
