@@ -79,8 +79,8 @@ def normalise_ops(edit: ObjectEdit) -> list[EditOp]:
             if style_kind(op.style) is None:
                 raise _unsupported(
                     edit,
-                    f"the style {op.style!r} (it can draw striped, dotted, checkered, "
-                    "glowing, grayscale, inverted)",
+                    f"the style {op.style!r} (it can draw plain, striped, dotted, "
+                    "checkered, glowing, grayscale, inverted)",
                 )
             out.append(op)
         elif isinstance(op, Recolor):
