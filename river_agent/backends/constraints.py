@@ -250,7 +250,7 @@ def _llguidance() -> Any:
     return llguidance
 
 
-_LLTOK_CACHE: dict[tuple[int, int], Any] = {}
+_LLTOK_CACHE: dict[tuple[int, int], tuple[Any, Any]] = {}  # (id, vocab) -> (tokenizer kept alive, lltok)
 _LLTOK_LOCK = threading.Lock()
 
 

@@ -93,6 +93,48 @@ class LiteLLMBackend(LLMBackend):
         self.vllm = model.startswith("hosted_vllm/") if vllm is None else vllm
         self.extra_body = dict(extra_body or {})
         self._tokenizer = _load_tokenizer(tokenizer)
+        self.base_model = model
+        self._adapter: str | None = None
+        self.supports_adapters = self.vllm
+
+    # -- adapters (vLLM serves each LoRA adapter under its own model name) -------------------------------
+    def load_adapter(self, path: str | Path, name: str) -> None:
+        """Ask the vLLM server to load a LoRA adapter (server started with --enable-lora and
+        VLLM_ALLOW_RUNTIME_LORA_UPDATING=1); adapters given at start-up (--lora-modules) need no loading."""
+        if not self.vllm or not self.api_base:
+            raise BackendError(
+                f"LoRA adapters through litellm need a vLLM server with api_base, not {self.model!r}"
+            )
+        import json
+        import urllib.error
+        import urllib.request
+
+        root = self.api_base.rstrip("/").removesuffix("/v1")
+        req = urllib.request.Request(
+            f"{root}/v1/load_lora_adapter",
+            data=json.dumps({"lora_name": name, "lora_path": str(path)}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                r.read()
+        except urllib.error.HTTPError as e:
+            raise BackendError(
+                f"vLLM refused adapter {name!r} from {path}: {e.read().decode(errors='replace')}"
+            ) from e
+        except (urllib.error.URLError, OSError) as e:
+            raise BackendUnavailableError(f"cannot reach {root} to load adapter {name!r}: {e}") from e
+        self.set_adapter(name)
+
+    def set_adapter(self, name: str | None) -> None:
+        if not self.vllm:
+            raise BackendError(f"LoRA adapters through litellm need a vLLM server, not {self.model!r}")
+        self._adapter = name
+        self.model = self.base_model if name is None else f"hosted_vllm/{name}"
+
+    @property
+    def active_adapter(self) -> str | None:
+        return self._adapter
 
     @property
     def tokenizer(self) -> Any | None:

@@ -101,7 +101,7 @@ def test_tag_format_constraint_gives_well_formed_turns(tiny_backend):
     for comp in out:
         assert comp.constrained and comp.constraint == "tag_format:edit_json"
         m = re.fullmatch(r"<think>(.*?)</think>\n?(?:<execute>(.*)</execute>|<edit>(.*)</edit>)", comp.text, re.S)
-        assert m, comp.text
+        assert m, (comp.finish_reason, len(comp.token_ids), comp.text)
         if m.group(3) is not None:
             ops = parse_ops(json.loads(m.group(3)))
             assert ops and all(op.id in (3, 5) for op in ops)
