@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's river_agent
 
 from rich.console import Console
 from rich.table import Table
@@ -31,7 +34,7 @@ def main() -> None:
     ap.add_argument("--backend", default="transformers", help="transformers | litellm | vllm")
     ap.add_argument("--model", default=None, help="model path / litellm model name (default: embedded SmolLM2)")
     ap.add_argument("--api-base", default=None, help="litellm: server URL")
-    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (transformers)")
     args = ap.parse_args()
 
