@@ -44,8 +44,15 @@ def _litellm() -> Any:
     return litellm
 
 
+def _is_garbage(e: BaseException) -> bool:
+    msg = str(e)
+    return "Expecting value" in msg or "JSONDecodeError" in msg or "Unterminated string" in msg
+
+
 def is_transient(e: BaseException) -> bool:
-    """Whether an error from litellm is worth retrying."""
+    """Whether an error from litellm is worth retrying (not malformed answers: those repeat)."""
+    if _is_garbage(e):
+        return False
     litellm = _litellm()
     ex = litellm.exceptions
     transient = (
@@ -232,11 +239,10 @@ class LiteLLMBackend(LLMBackend):
 
     def _wrap(self, e: Exception) -> BackendError:
         where = f"{self.model} at {self.api_base}" if self.api_base else self.model
+        if _is_garbage(e):
+            return BackendResponseError(f"{where} returned a malformed response: {e}")
         if is_transient(e):
             return BackendUnavailableError(f"{where} is unavailable after {self.max_retries} attempts: {e}")
-        ex = _litellm().exceptions
-        if isinstance(e, ex.APIError | ex.APIConnectionError) and "Expecting value" in str(e):
-            return BackendResponseError(f"{where} returned a malformed response: {e}")
         return BackendError(f"{where} rejected the request: {type(e).__name__}: {e}")
 
     # -- response parsing --------------------------------------------------------------------------------

@@ -172,8 +172,12 @@ def test_client_errors_are_not_retried(server):
 
 def test_garbage_responses_raise_backend_errors(server):
     server.script.append((200, "this is not json"))
-    with pytest.raises(BackendError):
-        backend(server, max_retries=1).generate("p")
+    with pytest.raises(BackendResponseError, match="malformed"):
+        backend(server, max_retries=3).generate("p")
+    assert len(server.requests) == 1  # garbage is not retried
+    server.script.append((200, {"id": "x", "object": "text_completion", "choices": [{"index": 0}]}))
+    with pytest.raises(BackendResponseError, match="without text"):
+        backend(server).generate("p")
     server.script.append((200, {"id": "x", "object": "text_completion", "choices": []}))
     with pytest.raises(BackendResponseError, match="no choices"):
         backend(server).generate("p")
