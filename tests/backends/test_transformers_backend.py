@@ -198,3 +198,17 @@ def test_embedded_smollm2_generates_and_exports(tmp_path):
     assert (folder / "config.json").is_file()
     again = TransformersBackend(folder).generate(msgs, greedy)[0]
     assert again.token_ids == out.token_ids
+
+
+def test_live_policy_updates_reach_generation(tiny, fresh_tiny_model):
+    _, tok = tiny
+    model = fresh_tiny_model(len(tok), seed=1)
+    backend = TransformersBackend(model=model, tokenizer=tok)
+    greedy = SamplingParams(max_tokens=8, temperature=0)
+    before = backend.generate("hi", greedy)[0].token_ids
+    model.train()  # as inside a trainer
+    with torch.no_grad():
+        model.lm_head.weight.add_(torch.randn_like(model.lm_head.weight) * 20)
+    after = backend.generate("hi", greedy)[0].token_ids
+    assert after != before
+    assert model.training  # the trainer's mode is restored
