@@ -13,6 +13,7 @@ import pytest
 
 from river_agent.backends import BackendError, BackendUnavailableError, get_backend
 from river_agent.backends.vllm_server import VLLMServer, VLLMServerConfig, default_vllm_venv
+from tests.backends.vllm_required import skip_or_fail_without_vllm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,7 +110,7 @@ SNIPPET = textwrap.dedent(
 def test_in_process_vllm_backend_in_vllm_venv(tmp_path):
     py = default_vllm_venv() / "bin" / "python"
     if not py.exists():
-        pytest.skip(f"no vLLM venv at {default_vllm_venv()}: run `make vllm-env`")
+        skip_or_fail_without_vllm(f"no vLLM venv at {default_vllm_venv()}: run `make vllm-env`")
     from river_agent.backends.transformers_backend import export_embedded_model
 
     folder = export_embedded_model()

@@ -16,6 +16,7 @@ import torch
 from river_agent.backends import SamplingParams
 from river_agent.backends.constraints import river_turn_constraint
 from river_agent.backends.vllm_server import VLLMServer, VLLMServerConfig, default_vllm_venv
+from tests.backends.vllm_required import skip_or_fail_without_vllm
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -44,7 +45,9 @@ def served(tmp_path_factory):
         yield _Running(os.environ["RIVER_VLLM_TEST_API_BASE"], str(folder)), folder
         return
     if not (default_vllm_venv() / "bin" / "python").exists():
-        pytest.skip(f"no vLLM venv at {default_vllm_venv()}: run `make vllm-env` to test against a real server")
+        skip_or_fail_without_vllm(
+            f"no vLLM venv at {default_vllm_venv()}: run `make vllm-env` to test against a real server"
+        )
     from peft import LoraConfig, get_peft_model
 
     from river_agent.backends.transformers_backend import export_embedded_model, load_model
