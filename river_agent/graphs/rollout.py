@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
@@ -148,7 +149,7 @@ def format_results(res: Any, cap: int) -> str:
     if getattr(res, "timed_out", False):
         body = f"error: timed out after {getattr(res, 'duration_ms', 0):.0f} ms"
     elif getattr(res, "ok", False):
-        body = getattr(res, "output", "") or "(no output)"
+        body = (getattr(res, "output", "") or "").rstrip("\n") or "(no output)"
     else:
         out = getattr(res, "output", "") or ""
         err = getattr(res, "error", None) or "failed"
@@ -309,7 +310,7 @@ class Rollout:
     def _thread(config: Any) -> str:
         return config["configurable"]["thread_id"]
 
-    def _think(self, state: RolloutState, config: Any) -> Command:
+    def _think(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread, cfg = self._thread(config), self.config
         turn = state.get("turn", 0)
         if turn >= cfg.max_turns:
@@ -363,7 +364,7 @@ class Rollout:
             update["transcript"] = new_transcript + nudge
         return Command(goto="think", update=update)
 
-    def _execute(self, state: RolloutState, config: Any) -> Command:
+    def _execute(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)
         code = state.get("code") or ""
         t0 = time.perf_counter()
@@ -383,7 +384,7 @@ class Rollout:
             )
         return Command(goto="results", update={"code": None, "sandbox": rec.model_dump()})
 
-    def _results(self, state: RolloutState, config: Any) -> Command:
+    def _results(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)
         rec = SandboxRecord(**(state.get("sandbox") or {"ok": False, "error": "no sandbox result"}))
         turn = state.get("turn", 1) - 1
@@ -398,7 +399,7 @@ class Rollout:
             },
         )
 
-    def _pick(self, state: RolloutState, config: Any) -> Command:
+    def _pick(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread, cfg = self._thread(config), self.config
         twin = TWINS.get(state["twin_key"])
         ids = twin.object_ids()
@@ -442,7 +443,7 @@ class Rollout:
             },
         )
 
-    def _compose(self, state: RolloutState, config: Any) -> Command:
+    def _compose(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread, cfg = self._thread(config), self.config
         twin = TWINS.get(state["twin_key"])
         turn = state.get("turn", 1) - 1
@@ -478,7 +479,7 @@ class Rollout:
             },
         )
 
-    def _edit(self, state: RolloutState, config: Any) -> Command:
+    def _edit(self, state: RolloutState, config: RunnableConfig) -> Command:
         turn = state.get("turn", 1) - 1
         parsed = parse_edit(state.get("edit_text") or "", turn)
         devs = [d.model_dump() for d in parsed.deviations]
@@ -488,7 +489,7 @@ class Rollout:
             )
         return Command(goto="validate", update={"deviations": devs, "ops": parsed.ops, "edited_twin": parsed.twin})
 
-    def _validate(self, state: RolloutState, config: Any) -> Command:
+    def _validate(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)
         if state.get("status") == "invalid":
             return Command(goto=END, update={})
@@ -514,7 +515,7 @@ class Rollout:
         self._emit(thread, "validated", ok=True)
         return Command(goto=END, update={"status": "ok", "reason": "", "edited_key": key})
 
-    def _fail(self, state: RolloutState, config: Any) -> Command:
+    def _fail(self, state: RolloutState, config: RunnableConfig) -> Command:
         self._emit(self._thread(config), "failed", reason=state.get("reason", ""))
         return Command(goto=END, update={})
 
