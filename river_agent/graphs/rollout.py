@@ -40,6 +40,10 @@ from river_agent.twin.view import approx_tokens, compact_view
 EventCallback = Callable[[str, dict[str, Any]], None]
 
 
+class BackendFailure(RiverError):
+    """The LLM backend raised while generating (server down, out of memory, ...)."""
+
+
 class Policy(Protocol):
     """What the rollout needs from an LLM backend (``river_agent.backends.LLMBackend`` has it)."""
 
@@ -284,7 +288,12 @@ class Rollout:
             logprobs=True,
         )
         t0 = time.perf_counter()
-        outs = self.policy.generate(self._prompt(thread, transcript), params, constraint=constraint)
+        try:
+            outs = self.policy.generate(self._prompt(thread, transcript), params, constraint=constraint)
+        except RiverError:
+            raise
+        except Exception as exc:  # a backend that is down or broken: say so in one line
+            raise BackendFailure(f"the LLM backend failed: {type(exc).__name__}: {exc}") from exc
         if not outs:
             raise RiverError("the LLM backend returned no completion")
         c = _completion(outs[0])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from river_agent.graphs.rollout import Rollout, RolloutConfig
+from river_agent.graphs.rollout import BackendFailure, Rollout, RolloutConfig
 from river_agent.trace import load_traces, save_traces
 from river_agent.twin.io import load_twin
 from tests.agent_fixtures import make_twin
@@ -170,7 +170,7 @@ def test_resume_after_exception_with_sqlite_checkpointer(twin_path, tmp_path):
     ex = EchoExecutor({})
     with SqliteSaver.from_conn_string(str(tmp_path / "ckpt.db")) as saver:
         ro = Rollout(policy, free(), executor_factory=fake_factory(ex), checkpointer=saver)
-        with pytest.raises(RuntimeError, match="scripted crash"):
+        with pytest.raises(BackendFailure, match="scripted crash"):
             ro.run(twin_path, "q", thread_id="t1")
         assert len(ex.ran) == 1
     with SqliteSaver.from_conn_string(str(tmp_path / "ckpt.db")) as saver:
