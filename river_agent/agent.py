@@ -37,14 +37,18 @@ EMBEDDED_BACKEND = "transformers"
 class AgentConfig:
     """Everything an edit needs; load from YAML/JSON with ``AgentConfig.from_file``."""
 
-    backend: str = field(default=EMBEDDED_BACKEND, metadata={"help": "LLM backend: transformers | litellm | vllm."})
+    backend: str = field(
+        default=EMBEDDED_BACKEND, metadata={"help": "LLM backend: transformers | litellm | vllm."}
+    )
     backend_options: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Options of the backend (model path, api_base, device, ...)."}
     )
     strategy: str = field(
         default="auto",
-        metadata={"help": "'staged' (small models), 'free' (think/execute/edit), or 'auto' (staged on the "
-                  "embedded model, free otherwise)."},
+        metadata={
+            "help": "'staged' (small models), 'free' (think/execute/edit), or 'auto' (staged on the "
+            "embedded model, free otherwise)."
+        },
     )
     max_turns: int = field(default=4, metadata={"help": "Most policy generations in one rollout."})
     max_new_tokens: int = field(default=512, metadata={"help": "Token limit of one free-strategy turn."})
@@ -78,7 +82,9 @@ class AgentConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise RiverError(f"unknown agent config key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise RiverError(
+                f"unknown agent config key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         try:
             return cls(**data)
         except TypeError as exc:
@@ -112,10 +118,19 @@ class AgentConfig:
 
     def rollout_config(self) -> RolloutConfig:
         return RolloutConfig(
-            strategy=self.resolved_strategy(), max_turns=self.max_turns, max_new_tokens=self.max_new_tokens,
-            think_tokens=self.think_tokens, edit_tokens=self.edit_tokens, temperature=self.temperature,
-            top_p=self.top_p, seed=self.seed, constrained=self.constrained, few_shot=self.few_shot,
-            few_shot_k=self.few_shot_k, view_budget=self.view_budget, results_max_chars=self.results_max_chars,
+            strategy=self.resolved_strategy(),
+            max_turns=self.max_turns,
+            max_new_tokens=self.max_new_tokens,
+            think_tokens=self.think_tokens,
+            edit_tokens=self.edit_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            constrained=self.constrained,
+            few_shot=self.few_shot,
+            few_shot_k=self.few_shot_k,
+            view_budget=self.view_budget,
+            results_max_chars=self.results_max_chars,
         )
 
     @staticmethod
@@ -123,7 +138,11 @@ class AgentConfig:
         """Field name -> help text (for docs and CLIs)."""
         out = {}
         for f in fields(AgentConfig):
-            default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else None)  # type: ignore[misc]
+            default = (
+                f.default
+                if f.default is not MISSING
+                else (f.default_factory() if f.default_factory is not MISSING else None)
+            )  # type: ignore[misc]
             out[f.name] = f"{f.metadata.get('help', '')} (default: {default!r})"
         return out
 
@@ -166,7 +185,9 @@ def check_query(query: str) -> str:
 class RiverAgent:
     """The reasoning video editor. ``policy`` overrides the configured backend (any object with ``generate``)."""
 
-    def __init__(self, config: AgentConfig | None = None, policy: Any = None, executor_factory: Any = None) -> None:
+    def __init__(
+        self, config: AgentConfig | None = None, policy: Any = None, executor_factory: Any = None
+    ) -> None:
         self.config = config or AgentConfig()
         self._policy = policy
         self._executor_factory = executor_factory
@@ -198,8 +219,10 @@ class RiverAgent:
                 from river_agent.tools.sandbox import SandboxLimits
 
                 limits = SandboxLimits(
-                    cpu_seconds=cfg.sandbox_cpu_seconds, wall_seconds=cfg.sandbox_wall_seconds,
-                    memory_mb=cfg.sandbox_memory_mb, max_output_chars=max(cfg.results_max_chars * 2, 1000),
+                    cpu_seconds=cfg.sandbox_cpu_seconds,
+                    wall_seconds=cfg.sandbox_wall_seconds,
+                    memory_mb=cfg.sandbox_memory_mb,
+                    max_output_chars=max(cfg.results_max_chars * 2, 1000),
                 )
                 factory = default_executor_factory(limits)
             checkpointer = None
@@ -224,7 +247,9 @@ class RiverAgent:
             self._rollout = None
 
     # ----------------------------------------------------------------------------------------------- reason
-    def reason(self, twin: Twin | str | Path, query: str, thread_id: str | None = None, on_event: Any = None) -> Trace:
+    def reason(
+        self, twin: Twin | str | Path, query: str, thread_id: str | None = None, on_event: Any = None
+    ) -> Trace:
         """The rollout alone over twin D: returns its trace (``trace.valid``, ``trace.ops``); what RL uses."""
         return self.rollout().run(twin, check_query(query), thread_id=thread_id, on_event=on_event)
 
@@ -262,8 +287,9 @@ class RiverAgent:
         def reason(twin_path: str, query: str, on_event: Any = None) -> Trace:
             return self.rollout().run(twin_path, query, on_event=on_event)
 
-        return PipelineTools(perceive=perceive, reason=reason, edited_twin=edited_twin_of, render=render,
-                             save_trace=save_trace)
+        return PipelineTools(
+            perceive=perceive, reason=reason, edited_twin=edited_twin_of, render=render, save_trace=save_trace
+        )
 
     def stream(
         self, video: str | Path, query: str, out: str | Path, twin: str | Path | None = None
@@ -286,8 +312,14 @@ class RiverAgent:
         work_dir.mkdir(parents=True, exist_ok=True)
         pipeline = Pipeline(self._tools())
         state: dict[str, Any] = {
-            "video": str(video), "query": query, "out": str(out), "work_dir": str(work_dir),
-            "twin_path": str(twin) if twin is not None else None, "status": "running", "error": "", "timings": {},
+            "video": str(video),
+            "query": query,
+            "out": str(out),
+            "work_dir": str(work_dir),
+            "twin_path": str(twin) if twin is not None else None,
+            "status": "running",
+            "error": "",
+            "timings": {},
         }
         final: dict[str, Any] = state
         for item in pipeline.stream(state):  # type: ignore[arg-type]
@@ -301,11 +333,21 @@ class RiverAgent:
         p = lambda k: Path(st[k]) if st.get(k) else None  # noqa: E731
         ok = st.get("status") == "ok"
         return EditResult(
-            ok=ok, error=st.get("error", ""), failed_stage=None if ok else st.get("stage"),
-            video=p("output"), comparison=p("comparison"), overlay=p("overlay"), twin=p("twin_path"),
-            edited_twin=p("edited_twin_path"), ops=st.get("ops"), changes=st.get("changes", []),
-            trace=pipeline.trace(st.get("trace_id")), trace_path=p("trace_path"), work_dir=p("work_dir"),
-            verify=st.get("verify", {}), timings=st.get("timings", {}),
+            ok=ok,
+            error=st.get("error", ""),
+            failed_stage=None if ok else st.get("stage"),
+            video=p("output"),
+            comparison=p("comparison"),
+            overlay=p("overlay"),
+            twin=p("twin_path"),
+            edited_twin=p("edited_twin_path"),
+            ops=st.get("ops"),
+            changes=st.get("changes", []),
+            trace=pipeline.trace(st.get("trace_id")),
+            trace_path=p("trace_path"),
+            work_dir=p("work_dir"),
+            verify=st.get("verify", {}),
+            timings=st.get("timings", {}),
         )
 
     def edit(self, video: str | Path, query: str, out: str | Path, twin: str | Path | None = None) -> EditResult:

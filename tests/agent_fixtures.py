@@ -37,13 +37,21 @@ def make_twin(folder: Path, n_frames: int = 6) -> Path:
                     "category": cat,
                     "attributes": attrs,
                     "mask": f"masks/{t:05d}.png#{oid}",
-                    "spatial": {"x": float(x), "y": float(y), "depth": 0.3 + 0.1 * oid, "size": size,
-                                "bbox": [x - r, y - r, x + r, y + r]},
+                    "spatial": {
+                        "x": float(x),
+                        "y": float(y),
+                        "depth": 0.3 + 0.1 * oid,
+                        "size": size,
+                        "bbox": [x - r, y - r, x + r, y + r],
+                    },
                 }
             )
         frames.append({"t": t, "mask": f"masks/{t:05d}.png", "instances": insts})
         maps.append((t, lm))
     twin = Twin.model_validate(
-        {"video": {"path": "video.mp4", "fps": 8.0, "width": W, "height": H, "num_frames": n_frames}, "frames": frames}
+        {
+            "video": {"path": "video.mp4", "fps": 8.0, "width": W, "height": H, "num_frames": n_frames},
+            "frames": frames,
+        }
     )
     return save_twin(twin, folder, label_maps=maps)

@@ -90,7 +90,9 @@ class Pipeline:
         return self._traces.get(trace_id) if trace_id else None
 
     @staticmethod
-    def _stage(name: str, fn: Callable[[PipelineState], Command]) -> Callable[[PipelineState, RunnableConfig], Command]:
+    def _stage(
+        name: str, fn: Callable[[PipelineState], Command]
+    ) -> Callable[[PipelineState, RunnableConfig], Command]:
         nxt = dict(zip(STAGES, [*STAGES[1:], END], strict=True))
 
         def node(state: PipelineState, config: RunnableConfig) -> Command:
@@ -155,7 +157,9 @@ class Pipeline:
 
     def _verify(self, state: PipelineState) -> dict[str, Any]:
         report = verify_output(
-            Path(state["video"]), Path(state["output"]), load_twin(state["twin_path"]),
+            Path(state["video"]),
+            Path(state["output"]),
+            load_twin(state["twin_path"]),
             load_twin(state["edited_twin_path"]),
         )
         update: dict[str, Any] = {"verify": report, "status": "ok"}

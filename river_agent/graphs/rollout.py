@@ -110,21 +110,27 @@ def make_params(**kw: Any) -> Any:
     return SamplingParams(**{k: v for k, v in kw.items() if k in names})
 
 
-def _constraint(kind: str, **kw: Any) -> tuple[Any, str | None]:
-    """A decoding constraint from the backends package, with its name; (None, None) when unavailable."""
+def build_constraint(policy: Any, kind: str, ids: list[int], max_chars: int = 200) -> tuple[Any, str | None]:
+    """A decoding constraint for one staged generation, with its name; (None, None) when the backend has none.
+
+    kinds: ``think`` (plain text without tags, closed by </think>), ``ids`` (one or a few of the twin's ids,
+    then </target>), ``edit`` (a JSON list of edit ops on ``ids``, then </edit>).
+    """
+    if not getattr(policy, "supports_constraints", False):
+        return None, None
     try:
-        from river_agent.backends import constraints
+        from river_agent.backends import constraints as C
     except ImportError:
         return None, None
-    builders = {
-        "ids": ("id_choice", "choice_constraint", "ids_constraint"),
-        "edit": ("edit_ops", "edit_ops_schema", "edit_ops_constraint"),
-    }
-    for name in builders[kind]:
-        fn = getattr(constraints, name, None)
-        if fn is not None:
-            return fn(**kw), name
-    return None, None
+    if kind == "think":
+        return C.RegexConstraint(rf"[^<>]{{1,{max_chars}}}</think>"), "think_text"
+    if kind == "ids":
+        alt = "(?:" + "|".join(str(i) for i in sorted(ids)) + ")"
+        return C.RegexConstraint(rf" ?{alt}(?:, ?{alt}){{0,3}}</target>"), "target_ids"
+    if kind == "edit":
+        body = C.JsonSchemaConstraint(C.edit_ops_schema(ids)).lark()
+        return C.LarkConstraint(body + ' " "? "</edit>"', kind="edit_ops"), "edit_ops"
+    raise ValueError(f"unknown constraint kind {kind!r}")
 
 
 def _completion(c: Any) -> dict[str, Any]:
@@ -213,6 +219,7 @@ class Rollout:
         self._listeners: dict[str, EventCallback] = {}
         self._prompts: dict[str, tuple[list[dict[str, str]], str]] = {}
         self._first_prompt: dict[str, dict[str, Any]] = {}
+        self._chat_text: dict[str, str] = {}
         self.graph = self._build().compile(checkpointer=checkpointer)
 
     # ------------------------------------------------------------------------------------------------ build
@@ -256,21 +263,23 @@ class Rollout:
                         ).strip(),
                     }
                 )
-                answer = (
-                    f"{stage['think_open']}{ex.think}</think>{stage['target_open']}{ex.target}</target>"
-                    f"{stage['edit_open']}{ex.edit}</edit>"
-                )
+                think = f"{stage['think_open']}{ex.think}</think>" if cfg.think_tokens > 0 else ""
+                answer = f"{think}{stage['target_open']}{ex.target}</target>{stage['edit_open']}{ex.edit}</edit>"
+                answer = answer.lstrip("\n")
                 messages.append({"role": "assistant", "content": answer})
         messages.append({"role": "user", "content": render(stage["user"], **values).strip()})
-        prefix = stage.get("think_open", "") if cfg.strategy == "staged" else ""
+        prefix = stage.get("think_open", "") if cfg.strategy == "staged" and cfg.think_tokens > 0 else ""
         return messages, prefix
 
     def _prompt(self, thread: str, transcript: str) -> Any:
+        """Chat template of the messages plus the transcript so far (the assistant turn being continued)."""
         messages, _ = self._prompts[thread]
-        fmt = getattr(self.policy, "format_prompt", None)
-        if fmt is not None:
-            return fmt(messages, transcript)
-        if transcript:
+        template = getattr(self.policy, "apply_chat_template", None)
+        if template is not None:
+            if thread not in self._chat_text:
+                self._chat_text[thread] = template(messages)
+            return self._chat_text[thread] + transcript
+        if transcript:  # a backend without templates: ask it to continue the assistant message
             return [*messages, {"role": "assistant", "content": transcript}]
         return messages
 
@@ -304,7 +313,12 @@ class Rollout:
 
     def _tokens(self, text: str) -> list[int] | None:
         tok = getattr(self.policy, "tokenize", None)
-        return list(tok(text)) if tok is not None else None
+        if tok is not None:
+            return list(tok(text))
+        hf = getattr(self.policy, "tokenizer", None)
+        if hf is not None and callable(hf):
+            return list(hf(text, add_special_tokens=False)["input_ids"])
+        return None
 
     def _env(self, text: str, tag: str, turn: int, **kw: Any) -> dict[str, Any]:
         return _seg(tag=tag, source="env", text=text, turn=turn, token_ids=self._tokens(text), **kw)
@@ -326,9 +340,14 @@ class Rollout:
             return Command(goto="fail", update={"status": "max_turns", "reason": f"no <edit> after {turn} turns"})
         transcript = state.get("transcript", "")
         staged = cfg.strategy == "staged"
+        if staged and cfg.think_tokens <= 0 and turn == 0:  # small models: straight to the target stage
+            return Command(goto="pick", update={"turn": 1})
         stops = ("</think>", *ACTION_STOPS) if staged else ACTION_STOPS
         budget = cfg.think_tokens if staged else cfg.max_new_tokens
-        c = self._generate(thread, transcript, max_tokens=budget, stop=stops)
+        constraint, cname = None, None
+        if staged and cfg.constrained:
+            constraint, cname = build_constraint(self.policy, "think", [], max_chars=4 * cfg.think_tokens)
+        c = self._generate(thread, transcript, max_tokens=budget, stop=stops, constraint=constraint)
         think_open = transcript.endswith("<think>") or transcript.endswith("<think>\n")
         text, devs = normalise_completion(
             c["text"], c["finish_reason"], c["stop_sequence"], c["reasoning"], think_open, turn
@@ -344,6 +363,7 @@ class Rollout:
             logprobs=c["logprobs"],
             finish_reason=c["finish_reason"],
             duration_ms=c["duration_ms"],
+            constraint=cname,
         )
         self._emit(thread, "segment", tag=tag, text=parsed.text, turn=turn)
         segs = [seg]
@@ -361,6 +381,9 @@ class Rollout:
             return Command(goto="edit", update={**update, "edit_text": parsed.edit_text})
         if staged:  # think finished (or rambled to its limit): the harness moves on to the target stage
             if parsed.action == "none":
+                for d in all_devs:
+                    if d["tag"] == "no_action":
+                        d.update(tag="unclosed_think", detail="think not closed within its token limit")
                 close = "</think>"
                 segs.append(self._env(close, "think", turn))
                 update["transcript"] = new_transcript + close
@@ -414,9 +437,12 @@ class Rollout:
         ids = twin.object_ids()
         turn = state.get("turn", 1) - 1
         opener = self.prompts["staged"]["target_open"]
-        transcript = state.get("transcript", "") + opener
+        transcript = state.get("transcript", "")
+        if not transcript:
+            opener = opener.lstrip("\n")
+        transcript += opener
         segs = [self._env(opener, "target", turn)]
-        constraint, cname = _constraint("ids", ids=ids) if cfg.constrained else (None, None)
+        constraint, cname = build_constraint(self.policy, "ids", ids) if cfg.constrained else (None, None)
         c = self._generate(thread, transcript, max_tokens=12, stop=["</target>"], constraint=constraint)
         text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
         devs: list[dict[str, Any]] = []
@@ -460,7 +486,7 @@ class Rollout:
         transcript = state.get("transcript", "") + opener
         segs = [self._env(opener, "edit", turn)]
         ids = state.get("target_ids") or twin.object_ids()
-        constraint, cname = _constraint("edit", ids=ids) if cfg.constrained else (None, None)
+        constraint, cname = build_constraint(self.policy, "edit", ids) if cfg.constrained else (None, None)
         c = self._generate(thread, transcript, max_tokens=cfg.edit_tokens, stop=["</edit>"], constraint=constraint)
         text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
         parsed = split_turn(text, c["finish_reason"], ("</edit>",), turn, opened="edit")
@@ -586,6 +612,7 @@ class Rollout:
         trace = self._trace(final, thread, key, (time.perf_counter() - t0) * 1000)
         self._prompts.pop(thread, None)
         self._first_prompt.pop(thread, None)
+        self._chat_text.pop(thread, None)
         return trace
 
     # ------------------------------------------------------------------------------------------------ trace

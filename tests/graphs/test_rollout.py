@@ -73,7 +73,16 @@ def test_multi_turn_execute_loop_with_real_sandbox(twin_path):
     assert "[2]" in policy.calls[1]["prompt"][-1]["content"]
     tags = trace.deviation_tags()
     assert "code_fence" in tags
-    assert [b.tag for b in trace.blocks] == ["think", "execute", "results", "think", "execute", "results", "think", "edit"]
+    assert [b.tag for b in trace.blocks] == [
+        "think",
+        "execute",
+        "results",
+        "think",
+        "execute",
+        "results",
+        "think",
+        "edit",
+    ]
     g = trace.grpo()
     assert len(g["completion_ids"]) == len(g["env_mask"]) == len(g["logprobs"]) == len(trace.completion_text)
     n_env = sum(len(s.text) for s in trace.segments if s.source == "env")
@@ -82,7 +91,9 @@ def test_multi_turn_execute_loop_with_real_sandbox(twin_path):
 
 
 def test_failing_snippet_reports_error_and_continues(twin_path):
-    ex = EchoExecutor({"print(1/0)": FakeResult(ok=False, error="division by zero", error_type="ZeroDivisionError")})
+    ex = EchoExecutor(
+        {"print(1/0)": FakeResult(ok=False, error="division by zero", error_type="ZeroDivisionError")}
+    )
     policy = ScriptedPolicy(
         [
             "<think>x</think><execute>print(1/0)</execute>",
@@ -183,7 +194,9 @@ def test_resume_after_exception_with_sqlite_checkpointer(twin_path, tmp_path):
 
 
 def test_trace_jsonl_round_trip(twin_path, tmp_path):
-    policy = ScriptedPolicy(["<think>a</think><execute>print(1)</execute>", '<edit>[{"op": "remove", "id": 2}]</edit>'])
+    policy = ScriptedPolicy(
+        ["<think>a</think><execute>print(1)</execute>", '<edit>[{"op": "remove", "id": 2}]</edit>']
+    )
     ro = Rollout(policy, free(), executor_factory=fake_factory(EchoExecutor({})))
     traces = [ro.run(twin_path, "q"), ro.run(twin_path, "q2")]
     path = save_traces(tmp_path / "t.jsonl", traces)
