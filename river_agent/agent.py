@@ -76,6 +76,9 @@ class AgentConfig:
         default=None, metadata={"help": "SQLite file for rollout checkpoints (resume after a crash)."}
     )
     progress: bool = field(default=True, metadata={"help": "Show progress bars while rendering."})
+    torch_threads: int | None = field(
+        default=None, metadata={"help": "torch CPU threads for local models (1 is fastest on a busy machine)."}
+    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
@@ -202,8 +205,12 @@ class RiverAgent:
                 from river_agent.backends import get_backend
             except ImportError as exc:
                 raise RiverError("no LLM backends are installed (river_agent.backends)") from exc
+            if self.config.torch_threads:
+                import torch
+
+                torch.set_num_threads(self.config.torch_threads)
             try:
-                self._policy = get_backend(self.config.backend, **self.config.backend_options)
+                self._policy = get_backend({"backend": self.config.backend, **self.config.backend_options})
             except RiverError:
                 raise
             except Exception as exc:

@@ -55,3 +55,26 @@ def make_twin(folder: Path, n_frames: int = 6) -> Path:
         }
     )
     return save_twin(twin, folder, label_maps=maps)
+
+
+COLOURS = {1: (240, 240, 240), 2: (220, 30, 30), 3: (30, 160, 40)}
+
+
+def make_case(folder: Path, n_frames: int = 6) -> tuple[Path, Path]:
+    """A tiny video drawn from the twin's label maps, and the twin; returns (video, twin.json)."""
+    from river_agent.twin.io import label_map, load_twin
+    from river_agent.video.io import write_video
+
+    twin_json = make_twin(folder / "twin", n_frames)
+    twin = load_twin(twin_json)
+    frames = []
+    for t in range(n_frames):
+        lm = label_map(twin, t)
+        img = np.full((H, W, 3), 90, np.uint8)
+        img[:, :, 2] = 120
+        for oid, rgb in COLOURS.items():
+            img[lm == oid] = rgb
+        frames.append(img)
+    video = folder / "video.mp4"
+    write_video(video, frames, fps=8.0, quality="lossless")
+    return video, twin_json

@@ -119,9 +119,14 @@ class Pipeline:
         return {"twin_path": str(path)}
 
     def _reason(self, state: PipelineState) -> dict[str, Any]:
+        try:
+            writer = get_stream_writer()  # taken here: inside the rollout graph it would be that graph's writer
+        except RuntimeError:
+            writer = None
+
         def on_event(kind: str, payload: dict[str, Any]) -> None:
-            if kind == "segment":
-                _emit(RolloutSegment(payload["tag"], payload["text"], payload.get("turn", 0)))
+            if kind == "segment" and writer is not None:
+                writer(RolloutSegment(payload["tag"], payload["text"], payload.get("turn", 0)))
 
         trace = self.tools.reason(state["twin_path"], state["query"], on_event=on_event)
         self._traces[trace.id] = trace
