@@ -234,10 +234,9 @@ class RiverAgent:
                 factory = default_executor_factory(limits)
             checkpointer = None
             if cfg.checkpoint_db:
-                from langgraph.checkpoint.sqlite import SqliteSaver
+                from river_agent.graphs.checkpoint import sqlite_checkpointer
 
-                Path(cfg.checkpoint_db).parent.mkdir(parents=True, exist_ok=True)
-                self._saver_cm = SqliteSaver.from_conn_string(cfg.checkpoint_db)
+                self._saver_cm = sqlite_checkpointer(cfg.checkpoint_db)
                 checkpointer = self._saver_cm.__enter__()
             meta = {
                 "backend": cfg.backend,

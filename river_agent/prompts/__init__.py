@@ -57,9 +57,14 @@ def load_fewshot(path: str | None = None) -> tuple[FewShot, ...]:
         raise RiverError(f"few-shot file {path or 'fewshot.yaml'} is malformed: {exc}") from exc
 
 
-def render(template: str, **values: Any) -> str:
-    """Render one jinja2 template string; a missing variable is an error, not an empty string."""
+@lru_cache(maxsize=64)
+def _compiled(template: str) -> Any:
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    return env.from_string(template).render(**values)
+    return env.from_string(template)
+
+
+def render(template: str, **values: Any) -> str:
+    """Render one jinja2 template string; a missing variable is an error, not an empty string."""
+    return _compiled(template).render(**values)

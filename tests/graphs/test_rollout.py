@@ -170,7 +170,7 @@ def test_staged_bad_target_is_recorded(twin_path):
 
 
 def test_resume_after_exception_with_sqlite_checkpointer(twin_path, tmp_path):
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from river_agent.graphs.checkpoint import sqlite_checkpointer
 
     replies = [
         "<think>a</think><execute>print(find('car'))</execute>",
@@ -179,12 +179,12 @@ def test_resume_after_exception_with_sqlite_checkpointer(twin_path, tmp_path):
     ]
     policy = ScriptedPolicy(replies, fail_on_call=1)
     ex = EchoExecutor({})
-    with SqliteSaver.from_conn_string(str(tmp_path / "ckpt.db")) as saver:
+    with sqlite_checkpointer(tmp_path / "ckpt.db") as saver:
         ro = Rollout(policy, free(), executor_factory=fake_factory(ex), checkpointer=saver)
         with pytest.raises(BackendFailure, match="scripted crash"):
             ro.run(twin_path, "q", thread_id="t1")
         assert len(ex.ran) == 1
-    with SqliteSaver.from_conn_string(str(tmp_path / "ckpt.db")) as saver:
+    with sqlite_checkpointer(tmp_path / "ckpt.db") as saver:
         ro = Rollout(policy, free(), executor_factory=fake_factory(ex), checkpointer=saver)
         trace = ro.resume("t1")
     assert trace.status == "ok", trace.reason
