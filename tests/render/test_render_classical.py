@@ -29,7 +29,7 @@ def _case(tmp_path: Path, objs=(BALL,), **scene):
 
 
 def test_recolor_keeps_shading_and_reaches_target(tmp_path: Path) -> None:
-    video, frames, labels, masks = _case(tmp_path)
+    video, frames, _labels, masks = _case(tmp_path)
     res = _renderer().render_masks(
         video, masks, {"op": "recolor", "color": "blue", "rgb": [30, 60, 220]}, tmp_path / "o.mp4"
     )
@@ -50,7 +50,7 @@ def test_recolor_by_name_uses_palette(tmp_path: Path) -> None:
 
 
 def test_remove_moving_object_reveals_true_background(tmp_path: Path) -> None:
-    video, frames, labels, masks = _case(tmp_path)
+    video, _frames, _labels, masks = _case(tmp_path)
     res = _renderer().render_masks(video, masks, {"op": "remove"}, tmp_path / "o.mp4")
     out = read_frames(res.output)
     exp, _ = render_scene([])
@@ -59,7 +59,7 @@ def test_remove_moving_object_reveals_true_background(tmp_path: Path) -> None:
 
 
 def test_remove_with_camera_pan(tmp_path: Path) -> None:
-    video, frames, labels, masks = _case(tmp_path, pan=(2, 1))
+    video, _frames, _labels, masks = _case(tmp_path, pan=(2, 1))
     res = _renderer().render_masks(video, masks, {"op": "remove"}, tmp_path / "o.mp4")
     out = read_frames(res.output)
     exp, _ = render_scene([], pan=(2, 1))

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from river_agent.errors import VideoError
 from river_agent.tools.render.appearance import recolor_pixels, restyle, style_kind
 from river_agent.tools.render.background import BackgroundModel, dilate
 from river_agent.tools.render.base import MaskInput, RenderError, RenderResult, RenderUnsupportedError
@@ -51,6 +52,14 @@ class ClassicalConfig:
     dilate: int = field(default=2, metadata={"help": "Pixels added around holes (covers anti-aliased edges)."})
     inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius for never-visible background."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
+
+
+def probe(video: str | Path) -> VideoInfo:
+    """Video metadata, trusting the container's frame count when it has one (saves a decode pass)."""
+    try:
+        return probe_video(video, count_frames=False)
+    except VideoError:  # no count in the header: count by decoding (raises again for a bad file)
+        return probe_video(video)
 
 
 def _unsupported(edit: ObjectEdit, what: str) -> RenderUnsupportedError:
@@ -111,10 +120,11 @@ class ClassicalRenderer:
     # -- entry points -------------------------------------------------------------------------------------
     def render_twin(self, video: str | Path, before: Twin, after: Twin, out: str | Path) -> RenderResult:
         """Render the change from D (``before``) to D' (``after``) on ``video``."""
-        info = probe_video(video)
+        info = probe(video)
         if (info.width, info.height) != (before.video.width, before.video.height):
             raise RenderError(
-                f"{video} is {info.width}x{info.height} but the twin says {before.video.width}x{before.video.height}"
+                f"{video} is {info.width}x{info.height} but the twin says "
+                f"{before.video.width}x{before.video.height}"
             )
         cond = conditioning_from_twins(before, after)
         cond.num_frames = info.num_frames
@@ -122,7 +132,7 @@ class ClassicalRenderer:
 
     def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
         """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs)."""
-        info = probe_video(video)
+        info = probe(video)
         cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames)
         return self.render(video, cond, out, info)
 
@@ -131,7 +141,7 @@ class ClassicalRenderer:
         self, video: str | Path, cond: Conditioning, out: str | Path, info: VideoInfo | None = None
     ) -> RenderResult:
         start = time.perf_counter()
-        info = info or probe_video(video)
+        info = info or probe(video)
         plans = {e.obj_id: normalise_ops(e) for e in cond.edits}
         for e in cond.edits:
             e.ops = plans[e.obj_id]
@@ -206,8 +216,21 @@ class ClassicalRenderer:
                 mw = cv2.warpAffine(m.astype(np.float32), aff, (W, H), flags=cv2.INTER_LINEAR) >= 0.5
                 out[mw] = moved[mw]
                 changed |= m | mw
-        changed |= np.abs(out.astype(np.int16) - frame).max(axis=2) > 0
+        changed |= _differs(out, frame, changed)
         return out, changed
+
+
+def _differs(a: np.ndarray, b: np.ndarray, near: np.ndarray, margin: int = 16) -> np.ndarray:
+    """Pixels where ``a`` and ``b`` differ, looked for only around ``near`` (a glow may reach past a mask)."""
+    out = np.zeros(near.shape, bool)
+    ys, xs = np.nonzero(near)
+    if ys.size == 0:
+        return out
+    h, w = near.shape
+    y0, y1 = max(ys.min() - margin, 0), min(ys.max() + 1 + margin, h)
+    x0, x1 = max(xs.min() - margin, 0), min(xs.max() + 1 + margin, w)
+    out[y0:y1, x0:x1] = (a[y0:y1, x0:x1] != b[y0:y1, x0:x1]).any(axis=2)
+    return out
 
 
 def _appearance(img: np.ndarray, mask: np.ndarray, ops: list[EditOp], anchor: tuple[float, float]) -> None:

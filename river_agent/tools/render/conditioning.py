@@ -58,7 +58,8 @@ class ObjectEdit:
         if self.removed:
             return f"In {span}, object {self.obj_id} with category {self.category} is removed."
         attrs = ", ".join(f"{k}={v}" for k, v in sorted(self.new_attributes.items()) if k != "rgb")
-        text = f"In {span}, object {self.obj_id} with category {self.new_category or self.category} has attributes {attrs or 'none'}."
+        cat = self.new_category or self.category
+        text = f"In {span}, object {self.obj_id} with category {cat} has attributes {attrs or 'none'}."
         for op in self.ops:
             if isinstance(op, Move):
                 text += f" It is moved by ({op.dx:+.3f} W, {op.dy:+.3f} H)."
@@ -219,7 +220,7 @@ def conditioning_from_twins(before: Twin, after: Twin) -> Conditioning:
     edits = []
     for obj_id, obj_ops in sorted(by_id.items()):
         track = before.track(obj_id)
-        first_t, inst = track[0]
+        _first_t, inst = track[0]
         new = None
         for t, _ in track:
             f = after_frames.get(t)

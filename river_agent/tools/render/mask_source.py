@@ -60,7 +60,7 @@ def _png_files(folder: Path) -> list[Path]:
 
 
 class TargetMasks:
-    """Target masks of one object (id 1): a sequence of bool HxW arrays or a folder of binary PNGs (white = target)."""
+    """Target masks of one object (id 1): bool HxW arrays, or a folder of binary PNGs (white = target)."""
 
     def __init__(self, masks: MaskInput, width: int, height: int) -> None:
         self.width, self.height = width, height

@@ -6,6 +6,9 @@ All three are written frame by frame; either all appear (on success) or none doe
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -15,6 +18,7 @@ import numpy as np
 from river_agent.tools.render.base import RenderError
 from river_agent.video.io import VideoWriter
 
+QUEUE_FRAMES = 4  # frames waiting per encoder (bounds memory)
 TINT = np.array([255, 0, 200], np.float32)
 OUTLINE = (255, 230, 0)
 
@@ -35,8 +39,52 @@ def overlay_frame(output: np.ndarray, changed: np.ndarray) -> np.ndarray:
     return vis
 
 
+class _EncoderThread:
+    """Encodes frames on a worker thread (PyAV releases the GIL while encoding); the queue is bounded so memory
+    stays flat. ``make`` turns the queued item into the frame to write."""
+
+    def __init__(self, writer: VideoWriter, make: Callable[..., np.ndarray]) -> None:
+        self.writer, self.make = writer, make
+        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write(self.make(*item))
+                except BaseException as exc:  # reported to the caller on the next put/finish
+                    self.error = exc
+
+    def put(self, *item: object) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def finish(self, ok: bool) -> None:
+        """Stop the thread and close the writer (keeping the file only when ``ok`` and no error happened)."""
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.close(ok=ok and self.error is None)
+        if ok and self.error is not None:
+            raise self.error
+
+
+def _identity(frame: np.ndarray) -> np.ndarray:
+    return frame
+
+
+def _side_by_side(source: np.ndarray, output: np.ndarray) -> np.ndarray:
+    return np.concatenate([source, output], axis=1)
+
+
 class RenderOutputs:
-    """Writes output (+ comparison and overlay when asked); atomic as a group."""
+    """Writes output (+ comparison and overlay when asked) on encoder threads; atomic as a group."""
 
     def __init__(
         self,
@@ -60,45 +108,46 @@ class RenderOutputs:
                 raise RenderError(f"{p}: refusing to overwrite the input video")
         self.comparison_path = cmp_path if comparison else None
         self.overlay_path = ov_path if overlay else None
-        self._writers: list[VideoWriter] = []
+        self._encoders: list[_EncoderThread] = []
         try:
-            self._main = self._open(self.out, fps, width, height, quality)
-            self._cmp = self._open(cmp_path, fps, 2 * width, height, side_quality) if comparison else None
-            self._ov = self._open(ov_path, fps, width, height, side_quality) if overlay else None
+            self._main = self._open(self.out, fps, width, height, quality, _identity)
+            self._cmp = (
+                self._open(cmp_path, fps, 2 * width, height, side_quality, _side_by_side) if comparison else None
+            )
+            self._ov = self._open(ov_path, fps, width, height, side_quality, overlay_frame) if overlay else None
         except BaseException:
             self.close(ok=False)
             raise
         self.frames = 0
 
-    def _open(self, path: Path, fps: float, w: int, h: int, quality: str) -> VideoWriter:
-        writer = VideoWriter(path, fps, w, h, quality=quality)
-        self._writers.append(writer)
-        return writer
+    def _open(self, path: Path, fps: float, w: int, h: int, quality: str, make: Callable) -> _EncoderThread:
+        enc = _EncoderThread(VideoWriter(path, fps, w, h, quality=quality), make)
+        self._encoders.append(enc)
+        return enc
 
     def write(self, source: np.ndarray, output: np.ndarray, changed: np.ndarray) -> None:
-        self._main.write(output)
+        self._main.put(output)
         if self._cmp is not None:
-            self._cmp.write(np.concatenate([source, output], axis=1))
+            self._cmp.put(source, output)
         if self._ov is not None:
-            self._ov.write(overlay_frame(output, changed))
+            self._ov.put(output, changed)
         self.frames += 1
 
     def close(self, ok: bool = True) -> None:
-        done: list[Path] = []
-        try:
-            for w in self._writers:
-                w.close(ok=ok)
-                if ok:
-                    done.append(w.path)
-        except BaseException:
-            for w in self._writers:
-                w.close(ok=False)
-            for p in done:  # all or nothing
+        """Finish every encoder; on any failure no output file is left."""
+        error: BaseException | None = None
+        for enc in self._encoders:
+            try:
+                enc.finish(ok and error is None)
+            except BaseException as exc:
+                error = error or exc
+        if error is not None:
+            for enc in self._encoders:  # all or nothing
                 with contextlib.suppress(OSError):
-                    p.unlink()
-            raise
-        finally:
-            self._writers = []
+                    enc.writer.path.unlink(missing_ok=True)
+        self._encoders = []
+        if error is not None:
+            raise error
 
     def __enter__(self) -> RenderOutputs:
         return self
