@@ -35,7 +35,7 @@ from river_agent.trace import Block, Deviation, SandboxRecord, Segment, Trace
 from river_agent.twin.ops import apply_ops, parse_ops
 from river_agent.twin.schema import Twin
 from river_agent.twin.validate import validate_edited_twin
-from river_agent.twin.view import approx_tokens, compact_view
+from river_agent.twin.view import approx_tokens, compact_view  # noqa: F401
 
 EventCallback = Callable[[str, dict[str, Any]], None]
 
@@ -191,6 +191,20 @@ def twin_api_doc() -> str:
     return TWIN_API_DOC
 
 
+def prompt_view(twin: Twin, budget: int | None, count: Callable[[str], int] | None = None) -> str:
+    """The compact view for a prompt. When the whole view does not fit the budget, free-text descriptions go
+    first (they repeat the attributes in words), so keyframes and attributes stay visible to the policy."""
+    count = count or approx_tokens
+    has_desc = any("description" in i.attributes for f in twin.frames for i in f.instances)
+    if budget is None or not has_desc or count(compact_view(twin)) <= budget:
+        return compact_view(twin, budget, count)
+    lean = twin.copy_twin()
+    for f in lean.frames:
+        for i in f.instances:
+            i.attributes.pop("description", None)
+    return compact_view(lean, budget, count)
+
+
 class Rollout:
     """Builds and runs the rollout graph for one policy; ``run(twin, query) -> Trace``.
 
@@ -240,7 +254,7 @@ class Rollout:
     def build_messages(self, twin: Twin, query: str) -> tuple[list[dict[str, str]], str]:
         """Chat messages for this twin and query, and the assistant prefix the harness writes first."""
         cfg, p = self.config, self.prompts
-        view = compact_view(twin, cfg.view_budget, self.count_tokens)
+        view = prompt_view(twin, cfg.view_budget, self.count_tokens)
         values = {
             "view": view.strip(),
             "query": query.strip(),
