@@ -52,7 +52,9 @@ class AgentConfig:
     )
     max_turns: int = field(default=4, metadata={"help": "Most policy generations in one rollout."})
     max_new_tokens: int = field(default=512, metadata={"help": "Token limit of one free-strategy turn."})
-    think_tokens: int = field(default=40, metadata={"help": "Token limit of the staged think."})
+    think_tokens: int = field(
+        default=0, metadata={"help": "Token limit of the staged think (0: no think stage, fastest on CPU)."}
+    )
     edit_tokens: int = field(default=48, metadata={"help": "Token limit of the staged edit JSON."})
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
@@ -60,7 +62,9 @@ class AgentConfig:
     constrained: bool = field(default=True, metadata={"help": "Constrained decoding of target ids and edit JSON."})
     few_shot: bool = field(default=True, metadata={"help": "Show worked RVE-Synth-style examples (staged)."})
     few_shot_k: int = field(default=4, metadata={"help": "How many worked examples."})
-    view_budget: int = field(default=600, metadata={"help": "Token budget of the compact twin view."})
+    view_budget: int | None = field(
+        default=None, metadata={"help": "Token budget of the compact twin view (None: 400 staged, 1500 free)."}
+    )
     results_max_chars: int = field(default=1200, metadata={"help": "Cap on one <results> block."})
     perception: str = field(default="classical", metadata={"help": "Perception backend name."})
     perception_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Perception options."})
@@ -132,7 +136,7 @@ class AgentConfig:
             constrained=self.constrained,
             few_shot=self.few_shot,
             few_shot_k=self.few_shot_k,
-            view_budget=self.view_budget,
+            view_budget=self.view_budget or (400 if self.resolved_strategy() == "staged" else 1500),
             results_max_chars=self.results_max_chars,
         )
 

@@ -30,13 +30,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from river_agent.graphs.rollout import Rollout, RolloutConfig  # noqa: E402
-from river_agent.twin.io import dump_twin_json  # noqa: E402
-from river_agent.twin.schema import Twin  # noqa: E402
-from river_agent.twin.view import compact_view  # noqa: E402
+from river_agent.graphs.rollout import Rollout, RolloutConfig
+from river_agent.twin.io import dump_twin_json
+from river_agent.twin.schema import Twin
+from river_agent.twin.view import compact_view
 
 console = Console()
 
@@ -62,8 +62,11 @@ class InstantPolicy:
         self.calls += 1
         if self.calls <= self.turns:
             return [_Done("<think>look</think><execute>print(1)", stop_sequence="</execute>", token_ids=[1] * 8)]
-        return [_Done('<think>done</think><edit>[{"op": "remove", "id": 2}]', stop_sequence="</edit>",
-                      token_ids=[1] * 12)]
+        return [
+            _Done(
+                '<think>done</think><edit>[{"op": "remove", "id": 2}]', stop_sequence="</edit>", token_ids=[1] * 12
+            )
+        ]
 
 
 @dataclass
@@ -96,8 +99,17 @@ def synthetic_twin(n_frames: int = 48, n_objects: int = 6, seed: int = 0) -> Twi
     objs = []
     for i in range(1, n_objects + 1):
         objs.append(
-            dict(id=i, cat=rng.choice(cats), color=rng.choice(colours), x=rng.uniform(80, 750), y=rng.uniform(80, 400),
-                 vx=rng.uniform(-6, 6), vy=rng.uniform(-2, 2), d=rng.uniform(0.1, 0.9), s=rng.randint(1500, 12000))
+            dict(
+                id=i,
+                cat=rng.choice(cats),
+                color=rng.choice(colours),
+                x=rng.uniform(80, 750),
+                y=rng.uniform(80, 400),
+                vx=rng.uniform(-6, 6),
+                vy=rng.uniform(-2, 2),
+                d=rng.uniform(0.1, 0.9),
+                s=rng.randint(1500, 12000),
+            )
         )
     frames = []
     for t in range(n_frames):
@@ -105,17 +117,31 @@ def synthetic_twin(n_frames: int = 48, n_objects: int = 6, seed: int = 0) -> Twi
         for o in objs:
             x, y = o["x"] + o["vx"] * t, o["y"] + o["vy"] * t
             r = int((o["s"] / 3.14) ** 0.5)
-            insts.append({
-                "id": o["id"], "category": o["cat"],
-                "attributes": {"color": o["color"], "size": "large" if o["s"] > 7000 else "small", "pattern": "plain"},
-                "mask": f"masks/{t:05d}.png#{o['id']}",
-                "spatial": {"x": round(x, 1), "y": round(y, 1), "depth": round(o["d"], 3), "size": o["s"],
-                            "bbox": [int(x - r), int(y - r), int(x + r), int(y + r)]},
-            })
+            insts.append(
+                {
+                    "id": o["id"],
+                    "category": o["cat"],
+                    "attributes": {
+                        "color": o["color"],
+                        "size": "large" if o["s"] > 7000 else "small",
+                        "pattern": "plain",
+                    },
+                    "mask": f"masks/{t:05d}.png#{o['id']}",
+                    "spatial": {
+                        "x": round(x, 1),
+                        "y": round(y, 1),
+                        "depth": round(o["d"], 3),
+                        "size": o["s"],
+                        "bbox": [int(x - r), int(y - r), int(x + r), int(y + r)],
+                    },
+                }
+            )
         frames.append({"t": t, "mask": f"masks/{t:05d}.png", "instances": insts})
     return Twin.model_validate(
-        {"video": {"path": "video.mp4", "fps": 24.0, "width": 832, "height": 480, "num_frames": n_frames},
-         "frames": frames}
+        {
+            "video": {"path": "video.mp4", "fps": 24.0, "width": 832, "height": 480, "num_frames": n_frames},
+            "frames": frames,
+        }
     )
 
 
@@ -124,8 +150,14 @@ def bench_overhead(twin: Twin, turns: int = 20, reps: int = 15) -> Table:
     from river_agent.graphs.checkpoint import sqlite_checkpointer
 
     table = Table(title=f"rollout graph overhead ({turns} execute turns + edit, instant policy, no-op sandbox)")
-    for col in ("checkpointer", "transitions", "ms / rollout (median)", "ms / transition", "without twin work",
-                "target"):
+    for col in (
+        "checkpointer",
+        "transitions",
+        "ms / rollout (median)",
+        "ms / transition",
+        "without twin work",
+        "target",
+    ):
         table.add_column(col)
     from river_agent.twin.ops import apply_ops, parse_ops
     from river_agent.twin.validate import validate_edited_twin
@@ -155,10 +187,18 @@ def bench_overhead(twin: Twin, turns: int = 20, reps: int = 15) -> Table:
         med = statistics.median(times)
         per = med / transitions
         net = (med - tail_ms) / transitions
-        table.add_row(label, str(transitions), f"{med:.1f}", f"{per:.2f}", f"{net:.2f}",
-                      "<= 2 ms " + ("ok" if net <= 2 else "MISSED"))
-    table.caption = (f"apply_ops + R_dt validation of this twin alone: {tail_ms:.1f} ms per rollout "
-                     "(twin work, not graph overhead; subtracted in the last-but-one column)")
+        table.add_row(
+            label,
+            str(transitions),
+            f"{med:.1f}",
+            f"{per:.2f}",
+            f"{net:.2f}",
+            "<= 2 ms " + ("ok" if net <= 2 else "MISSED"),
+        )
+    table.caption = (
+        f"apply_ops + R_dt validation of this twin alone: {tail_ms:.1f} ms per rollout "
+        "(twin work, not graph overhead; subtracted in the last-but-one column)"
+    )
     return table
 
 
@@ -233,8 +273,19 @@ def bench_policy(cases_dir: Path, k: int, traces: Path, cfg_over: dict[str, Any]
         target = case_target(cd, twin)
         want_op = case["edit"]["op"]
         level = int(case.get("level", 0))
-        st = stats.setdefault(level, {"cases": 0, "rollouts": 0, "valid": 0, "on_target": 0, "right_op": 0,
-                                      "right_ids": 0, "tokens": 0, "ms": 0})
+        st = stats.setdefault(
+            level,
+            {
+                "cases": 0,
+                "rollouts": 0,
+                "valid": 0,
+                "on_target": 0,
+                "right_op": 0,
+                "right_ids": 0,
+                "tokens": 0,
+                "ms": 0,
+            },
+        )
         st["cases"] += 1
         for _ in range(k):
             tr = agent.reason(twin, case["query"])
@@ -252,18 +303,30 @@ def bench_policy(cases_dir: Path, k: int, traces: Path, cfg_over: dict[str, Any]
             st["on_target"] += right_ids and right_op
             st["tokens"] += tr.token_counts()["policy"]
             st["ms"] += tr.timings.get("total_ms", 0)
-            console.print(f"{case['id']} L{level}: {tr.status} ops={json.dumps(tr.ops)} target={sorted(target)} "
-                          f"{tr.timings.get('total_ms', 0) / 1000:.1f}s", highlight=False)
-    table = Table(title=f"embedded policy on {len(case_dirs)} cases x {k} rollouts, oracle twins "
-                        f"({time.perf_counter() - t_all:.0f} s)")
+            console.print(
+                f"{case['id']} L{level}: {tr.status} ops={json.dumps(tr.ops)} target={sorted(target)} "
+                f"{tr.timings.get('total_ms', 0) / 1000:.1f}s",
+                highlight=False,
+            )
+    table = Table(
+        title=f"embedded policy on {len(case_dirs)} cases x {k} rollouts, oracle twins "
+        f"({time.perf_counter() - t_all:.0f} s)"
+    )
     for col in ("level", "cases", "rollouts", "valid D'", "right ids", "right op", "on target", "s / rollout"):
         table.add_column(col)
     tot = {key: sum(s[key] for s in stats.values()) for key in next(iter(stats.values()))}
     for level, s in [*sorted(stats.items()), ("all", tot)]:
         n = max(s["rollouts"], 1)
-        table.add_row(str(level), str(s["cases"]), str(s["rollouts"]), f"{s['valid'] / n:.0%}",
-                      f"{s['right_ids'] / n:.0%}", f"{s['right_op'] / n:.0%}", f"{s['on_target'] / n:.0%}",
-                      f"{s['ms'] / n / 1000:.1f}")
+        table.add_row(
+            str(level),
+            str(s["cases"]),
+            str(s["rollouts"]),
+            f"{s['valid'] / n:.0%}",
+            f"{s['right_ids'] / n:.0%}",
+            f"{s['right_op'] / n:.0%}",
+            f"{s['on_target'] / n:.0%}",
+            f"{s['ms'] / n / 1000:.1f}",
+        )
     return table
 
 

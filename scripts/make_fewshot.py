@@ -19,18 +19,29 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import yaml  # noqa: E402
+import yaml
 
-from river_agent.bench.logic import resolve  # noqa: E402
-from river_agent.twin.io import load_twin  # noqa: E402
-from river_agent.twin.schema import Twin  # noqa: E402
-from river_agent.graphs.rollout import prompt_view  # noqa: E402
+from river_agent.bench.logic import resolve
+from river_agent.graphs.rollout import prompt_view
+from river_agent.twin.io import load_twin
+from river_agent.twin.schema import Twin
 
-REL_WORDS = {"left_of": "left of", "right_of": "right of", "in_front_of": "in front of", "behind": "behind",
-             "overtakes": "overtakes", "appears_after": "appears after"}
-KEY_WORDS = {"depth": ("nearest", "farthest"), "size": ("smallest", "largest"), "x": ("leftmost", "rightmost"),
-             "speed": ("slowest", "fastest"), "first": ("first to appear", "last to appear"),
-             "last": ("first to leave", "last to leave")}
+REL_WORDS = {
+    "left_of": "left of",
+    "right_of": "right of",
+    "in_front_of": "in front of",
+    "behind": "behind",
+    "overtakes": "overtakes",
+    "appears_after": "appears after",
+}
+KEY_WORDS = {
+    "depth": ("nearest", "farthest"),
+    "size": ("smallest", "largest"),
+    "x": ("leftmost", "rightmost"),
+    "speed": ("slowest", "fastest"),
+    "first": ("first to appear", "last to appear"),
+    "last": ("first to leave", "last to leave"),
+}
 
 
 def explain(logic: dict[str, Any]) -> str:
@@ -93,23 +104,33 @@ def main() -> None:
         if small is None:
             continue
         seen.add(key)
-        edit = [{"op": case["edit"]["op"], "id": i, **{k: v for k, v in case["edit"].items() if k != "op"}}
-                for i in sorted(target)]
+        edit = [
+            {"op": case["edit"]["op"], "id": i, **{k: v for k, v in case["edit"].items() if k != "op"}}
+            for i in sorted(target)
+        ]
         ids = ", ".join(f"#{i}" for i in sorted(target))
-        examples.append({
-            "id": case["id"], "level": case["level"], "category": case["category"],
-            "view": prompt_view(small, args.budget) + "\n",
-            "query": case["query"],
-            "think": f"I need {explain(case['logic'])}. That is {ids}.",
-            "target": ", ".join(str(i) for i in sorted(target)),
-            "edit": json.dumps(edit),
-        })
+        examples.append(
+            {
+                "id": case["id"],
+                "level": case["level"],
+                "category": case["category"],
+                "view": prompt_view(small, args.budget) + "\n",
+                "query": case["query"],
+                "think": f"I need {explain(case['logic'])}. That is {ids}.",
+                "target": ", ".join(str(i) for i in sorted(target)),
+                "edit": json.dumps(edit),
+            }
+        )
         if len(examples) >= args.k:
             break
     examples.sort(key=lambda e: e["level"])
-    header = (f"# Worked examples for the staged prompt, drawn from RVE-Synth cases of {args.suite.name}\n"
-              "# (written by scripts/make_fewshot.py; twins pruned with the query's answer kept).\n")
-    args.out.write_text(header + yaml.safe_dump({"examples": examples}, sort_keys=False, width=110, allow_unicode=True))
+    header = (
+        f"# Worked examples for the staged prompt, drawn from RVE-Synth cases of {args.suite.name}\n"
+        "# (written by scripts/make_fewshot.py; twins pruned with the query's answer kept).\n"
+    )
+    args.out.write_text(
+        header + yaml.safe_dump({"examples": examples}, sort_keys=False, width=110, allow_unicode=True)
+    )
     print(f"wrote {len(examples)} examples to {args.out}")
 
 

@@ -35,7 +35,7 @@ from river_agent.trace import Block, Deviation, SandboxRecord, Segment, Trace
 from river_agent.twin.ops import apply_ops, parse_ops
 from river_agent.twin.schema import Twin
 from river_agent.twin.validate import validate_edited_twin
-from river_agent.twin.view import approx_tokens, compact_view  # noqa: F401
+from river_agent.twin.view import approx_tokens, compact_view
 
 EventCallback = Callable[[str, dict[str, Any]], None]
 
