@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import re
 import time
 import uuid
@@ -74,6 +75,12 @@ class RolloutConfig:
     few_shot_k: int = field(default=3, metadata={"help": "How many worked examples."})
     view_budget: int = field(default=600, metadata={"help": "Token budget of the compact twin view."})
     results_max_chars: int = field(default=1200, metadata={"help": "Cap on one <results> block."})
+    fused: bool = field(
+        default=True, metadata={"help": "Staged: target ids and edit in one generation (one prompt prefill)."}
+    )
+    allow_frames: bool = field(
+        default=False, metadata={"help": "Staged + constrained: allow 'frames' ranges in the edit ops."}
+    )
     prompt_file: str | None = field(default=None, metadata={"help": "A rollout.yaml to use instead of ours."})
     fewshot_file: str | None = field(default=None, metadata={"help": "A fewshot.yaml to use instead of ours."})
 
@@ -110,11 +117,47 @@ def make_params(**kw: Any) -> Any:
     return SamplingParams(**{k: v for k, v in kw.items() if k in names})
 
 
-def build_constraint(policy: Any, kind: str, ids: list[int], max_chars: int = 200) -> tuple[Any, str | None]:
+def edit_schema(ids: list[int], max_ops: int | None = None, allow_frames: bool = True) -> dict[str, Any]:
+    """JSON schema of the edit ops on ``ids`` (from the backends package), optionally without ``frames`` and
+    with at most ``max_ops`` ops (small models otherwise add random frame ranges and repeat ops)."""
+    from river_agent.backends import constraints as C
+
+    schema = C.edit_ops_schema(ids)
+
+    def strip(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if not allow_frames and isinstance(props, dict) and "op" in props:
+                props.pop("frames", None)
+                node["additionalProperties"] = False
+            for v in node.values():
+                strip(v)
+        elif isinstance(node, list):
+            for v in node:
+                strip(v)
+
+    strip(schema)
+    if max_ops is not None:
+        schema["maxItems"] = max_ops
+    schema["minItems"] = 1
+    return schema
+
+
+def build_constraint(
+    policy: Any,
+    kind: str,
+    ids: list[int],
+    max_chars: int = 200,
+    *,
+    max_ops: int | None = None,
+    allow_frames: bool = True,
+    edit_open: str = "\n<edit>",
+) -> tuple[Any, str | None]:
     """A decoding constraint for one staged generation, with its name; (None, None) when the backend has none.
 
     kinds: ``think`` (plain text without tags, closed by </think>), ``ids`` (one or a few of the twin's ids,
-    then </target>), ``edit`` (a JSON list of edit ops on ``ids``, then </edit>).
+    then </target>), ``edit`` (a JSON list of edit ops on ``ids``, then </edit>), ``target_edit`` (both in
+    one generation: ids, </target>, ``edit_open``, the ops JSON, </edit>).
     """
     if not getattr(policy, "supports_constraints", False):
         return None, None
@@ -122,14 +165,21 @@ def build_constraint(policy: Any, kind: str, ids: list[int], max_chars: int = 20
         from river_agent.backends import constraints as C
     except ImportError:
         return None, None
+    alt = "(?:" + "|".join(str(i) for i in sorted(ids)) + ")"
+    ids_re = rf" ?{alt}(?:, ?{alt}){{0,3}}"
     if kind == "think":
         return C.RegexConstraint(rf"[^<>]{{1,{max_chars}}}</think>"), "think_text"
     if kind == "ids":
-        alt = "(?:" + "|".join(str(i) for i in sorted(ids)) + ")"
-        return C.RegexConstraint(rf" ?{alt}(?:, ?{alt}){{0,3}}</target>"), "target_ids"
+        return C.RegexConstraint(ids_re + "</target>"), "target_ids"
+    json_body = C.JsonSchemaConstraint(edit_schema(ids, max_ops, allow_frames)).lark().split("%json", 1)[1]
     if kind == "edit":
-        body = C.JsonSchemaConstraint(C.edit_ops_schema(ids)).lark()
-        return C.LarkConstraint(body + ' " "? "</edit>"', kind="edit_ops"), "edit_ops"
+        return C.LarkConstraint(f'start: %json{json_body} " "? "</edit>"', kind="edit_ops"), "edit_ops"
+    if kind == "target_edit":
+        grammar = (
+            f'start: TARGET "</target>" {json.dumps(edit_open)} edit_json " "? "</edit>"\n'
+            f"TARGET: /{ids_re}/\nedit_json: %json{json_body}"
+        )
+        return C.LarkConstraint(grammar, kind="target_edit"), "target_edit_ops"
     raise ValueError(f"unknown constraint kind {kind!r}")
 
 
@@ -242,7 +292,7 @@ class Rollout:
         g.add_node("think", self._think, destinations=("execute", "pick", "edit", "think", "fail"))
         g.add_node("execute", self._execute, destinations=("results",))
         g.add_node("results", self._results, destinations=("think",))
-        g.add_node("pick", self._pick, destinations=("compose",))
+        g.add_node("pick", self._pick, destinations=("compose", "edit"))
         g.add_node("compose", self._compose, destinations=("edit",))
         g.add_node("edit", self._edit, destinations=("validate",))
         g.add_node("validate", self._validate, destinations=(END,))
@@ -456,6 +506,8 @@ class Rollout:
             opener = opener.lstrip("\n")
         transcript += opener
         segs = [self._env(opener, "target", turn)]
+        if cfg.fused:
+            return self._pick_and_edit(thread, transcript, segs, ids, turn)
         constraint, cname = build_constraint(self.policy, "ids", ids) if cfg.constrained else (None, None)
         c = self._generate(thread, transcript, max_tokens=12, stop=["</target>"], constraint=constraint)
         text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
@@ -492,6 +544,65 @@ class Rollout:
             },
         )
 
+    def _pick_and_edit(
+        self, thread: str, transcript: str, segs: list[dict[str, Any]], ids: list[int], turn: int
+    ) -> Command:
+        """Fused staged generation: ``ids</target>`` then ``<edit>ops</edit>``, one prompt prefill."""
+        cfg = self.config
+        edit_open = self.prompts["staged"]["edit_open"]
+        constraint, cname = (
+            build_constraint(
+                self.policy, "target_edit", ids, max_ops=2, allow_frames=cfg.allow_frames, edit_open=edit_open
+            )
+            if cfg.constrained
+            else (None, None)
+        )
+        c = self._generate(
+            thread, transcript, max_tokens=12 + cfg.edit_tokens, stop=["</edit>"], constraint=constraint
+        )
+        text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
+        devs: list[dict[str, Any]] = []
+        head, sep, rest = text.partition("</target>")
+        if not sep:
+            devs.append(_dev("unclosed_target", "target ids not closed with </target>", turn))
+            head, rest = "", text
+        found = [int(x) for x in re.findall(r"\d+", head)]
+        picked = [i for i in dict.fromkeys(found) if i in ids]
+        if not picked:
+            devs.append(_dev("bad_target", f"no known object id in {head.strip()!r} (ids: {ids})", turn))
+        opened = "edit" if "<edit>" in rest else None
+        parsed = split_turn(
+            rest.split("<edit>", 1)[1] if opened else rest, c["finish_reason"], ("</edit>",), turn, opened="edit"
+        )
+        devs += [d.model_dump() for d in parsed.deviations]
+        if not opened:
+            devs.append(_dev("missing_open_edit", "no <edit> after </target>", turn))
+        full = head + sep + (rest.split("<edit>", 1)[0] + "<edit>" if opened else "") + parsed.text
+        segs.append(
+            _seg(
+                tag="edit",
+                text=full,
+                turn=turn,
+                token_ids=c["token_ids"],
+                logprobs=c["logprobs"],
+                finish_reason=c["finish_reason"],
+                constraint=cname,
+                duration_ms=c["duration_ms"],
+            )
+        )
+        self._emit(thread, "segment", tag="target", text=head, turn=turn)
+        self._emit(thread, "segment", tag="edit", text=parsed.edit_text or "", turn=turn)
+        return Command(
+            goto="edit",
+            update={
+                "segments": segs,
+                "deviations": devs,
+                "transcript": transcript + full,
+                "target_ids": picked or None,
+                "edit_text": parsed.edit_text or "",
+            },
+        )
+
     def _compose(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread, cfg = self._thread(config), self.config
         twin = TWINS.get(state["twin_key"])
@@ -500,7 +611,11 @@ class Rollout:
         transcript = state.get("transcript", "") + opener
         segs = [self._env(opener, "edit", turn)]
         ids = state.get("target_ids") or twin.object_ids()
-        constraint, cname = build_constraint(self.policy, "edit", ids) if cfg.constrained else (None, None)
+        constraint, cname = (
+            build_constraint(self.policy, "edit", ids, max_ops=len(ids), allow_frames=cfg.allow_frames)
+            if cfg.constrained
+            else (None, None)
+        )
         c = self._generate(thread, transcript, max_tokens=cfg.edit_tokens, stop=["</edit>"], constraint=constraint)
         text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
         parsed = split_turn(text, c["finish_reason"], ("</edit>",), turn, opened="edit")

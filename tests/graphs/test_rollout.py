@@ -151,7 +151,7 @@ def test_max_turn_exhaustion_records_failure(twin_path):
 
 def test_staged_strategy_picks_target_then_edit(twin_path):
     policy = ScriptedPolicy(["The red car passes the truck.</think>", " 2", ' [{"op": "remove", "id": 2}]'])
-    cfg = RolloutConfig(strategy="staged", few_shot_k=2, think_tokens=500, edit_tokens=500)
+    cfg = RolloutConfig(strategy="staged", few_shot_k=2, think_tokens=500, edit_tokens=500, fused=False)
     trace = Rollout(policy, cfg).run(twin_path, "Whatever overtakes the truck should go.")
     assert trace.status == "ok", trace.reason
     assert trace.ops == [{"op": "remove", "id": 2}]
@@ -165,8 +165,31 @@ def test_staged_strategy_picks_target_then_edit(twin_path):
 
 def test_staged_bad_target_is_recorded(twin_path):
     policy = ScriptedPolicy(["x</think>", "the car", ' [{"op": "remove", "id": 2}]'])
-    trace = Rollout(policy, RolloutConfig(strategy="staged", think_tokens=50)).run(twin_path, "q")
+    trace = Rollout(policy, RolloutConfig(strategy="staged", think_tokens=50, fused=False)).run(twin_path, "q")
     assert "bad_target" in trace.deviation_tags()
+
+
+def test_staged_fused_without_think(twin_path):
+    policy = ScriptedPolicy([' 2</target>\n<edit>[{"op": "remove", "id": 2}]</edit>'])
+    trace = Rollout(policy, RolloutConfig(strategy="staged", think_tokens=0, few_shot_k=1)).run(twin_path, "q")
+    assert trace.status == "ok" and trace.ops == [{"op": "remove", "id": 2}]
+    assert len(policy.calls) == 1 and trace.deviations == []
+    assert trace.completion_text == '<target> 2</target>\n<edit>[{"op": "remove", "id": 2}]</edit>'
+    assert [b.tag for b in trace.blocks] == ["target", "edit"]
+    # the few-shot answer has the same form
+    assert trace.prompt_messages[-2]["content"].startswith("<target>")
+
+
+def test_staged_constraints_compile():
+    pytest.importorskip("llguidance")
+    from river_agent.graphs.rollout import build_constraint
+
+    class P:
+        supports_constraints = True
+
+    for kind in ("think", "ids", "edit", "target_edit"):
+        c, name = build_constraint(P(), kind, [1, 2, 5], max_ops=2, allow_frames=False)
+        assert name and c.grammar()
 
 
 def test_resume_after_exception_with_sqlite_checkpointer(twin_path, tmp_path):
