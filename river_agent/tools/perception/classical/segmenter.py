@@ -45,9 +45,11 @@ class ClassicalSegmenterConfig:
     static_min_solidity: float = field(default=0.5, metadata={"help": "Standing objects must be this compact."})
     max_coast: int = field(default=12, metadata={"help": "Frames a hidden track is predicted by motion."})
     reid_distance: float = field(default=0.35, metadata={"help": "Max colour-histogram distance to re-identify."})
-    min_track_frames: int = field(
-        default=3, metadata={"help": "Tracks seen in fewer frames are dropped as noise."}
-    )
+    min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
+    max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
+    max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
+    max_split_frac: float = field(default=0.25, metadata={"help": "Blobs larger than this frame share stay whole."})
+    max_object_frac: float = field(default=0.35, metadata={"help": "Larger blobs are background failures."})
 
 
 class ClassicalSegmenter:
@@ -167,9 +169,10 @@ class ClassicalSegmenter:
         cfg = self.cfg
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mov8, connectivity=8)
         comps: list[Region] = []
-        for i in range(1, n):
-            if stats[i, cv2.CC_STAT_AREA] < self.min_area:
-                continue
+        top = cfg.max_object_frac * mov8.size
+        big = [i for i in range(1, n) if self.min_area <= stats[i, cv2.CC_STAT_AREA] <= top]
+        big = sorted(big, key=lambda i: -stats[i, cv2.CC_STAT_AREA])[: cfg.max_objects]
+        for i in big:
             x, y, bw, bh = (int(v) for v in stats[i, :4])
             region = Region.from_crop(0, labels[y : y + bh, x : x + bw] == i, x, y)
             if region is not None:
@@ -185,7 +188,8 @@ class ClassicalSegmenter:
                 ov = crop_overlap(pcrop, px, py, comp.crop, comp.bbox[0], comp.bbox[1])
                 if ov >= max(20, 0.15 * min(pcrop.sum(), tr.ref_area)):
                     claims.append(tr)
-            if len(claims) >= 2:
+            splittable = len(claims) <= cfg.max_split and comp.size <= cfg.max_split_frac * mov8.size
+            if len(claims) >= 2 and splittable:
                 for tid, part in self._split(comp, claims, preds, frame).items():
                     if tid in assigned:
                         assigned[tid] = union_regions(assigned[tid], part)
