@@ -48,7 +48,9 @@ class ClassicalSegmenterConfig:
     min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
     max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
     max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
-    max_split_frac: float = field(default=0.25, metadata={"help": "Blobs larger than this frame share stay whole."})
+    max_split_frac: float = field(
+        default=0.25, metadata={"help": "Blobs larger than this frame share stay whole."}
+    )
     max_object_frac: float = field(default=0.35, metadata={"help": "Larger blobs are background failures."})
 
 
