@@ -122,7 +122,7 @@ class MusiqMetric:
     name = "musiq"
 
     def __init__(self, max_frames: int = 4):
-        import pyiqa  # noqa: F401  (optional; ImportError -> not configured)
+        import pyiqa  # optional dependency: ImportError -> "not configured"
 
         self.metric = pyiqa.create_metric("musiq", device="cpu")
         self.max_frames = max_frames
