@@ -1,25 +1,80 @@
-"""``river bench ...``: benchmark generation and evaluation (issue #3)."""
+"""``river bench ...``: RVE-Synth generation, evaluation and speed benchmarks (issue #3)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from river_agent.commands._placeholder import not_built
+bench_app = typer.Typer(
+    help="RVE-Synth benchmark: generate cases, evaluate systems, speed benchmarks.", no_args_is_help=True
+)
 
-bench_app = typer.Typer(help="RVE-Synth benchmark: generate cases, evaluate systems, speed benchmarks.",
-                        no_args_is_help=True)
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
 @bench_app.command("generate")
-def generate() -> None:
-    """Generate a procedural benchmark suite."""
-    not_built("`river bench generate`", 3)
+def generate(
+    out: Path = typer.Option(..., "--out", help="Suite folder to write (one sub-folder per case)."),
+    n: int = typer.Option(36, "--n", help="Number of cases."),
+    seed: int = typer.Option(0, "--seed", help="Suite seed: the same seed gives the same suite."),
+    frames: int = typer.Option(48, "--frames", help="Frames per video."),
+    width: int = typer.Option(832, "--width", help="Frame width."),
+    height: int = typer.Option(480, "--height", help="Frame height."),
+    replace_every: int = typer.Option(12, "--replace-every", help="Every k-th case uses 'replace' (0 = never)."),
+) -> None:
+    """Generate a procedural RVE-Synth suite with exact ground truth."""
+    from rich.console import Console
+
+    from river_agent.bench.generate import GenConfig, generate_suite
+
+    cfg = GenConfig(n=n, seed=seed, frames=frames, width=width, height=height, replace_every=replace_every)
+    with _progress() as prog:
+        task = prog.add_task("generating cases", total=n)
+        paths = generate_suite(out, cfg, progress=lambda k: prog.update(task, completed=k))
+    Console().print(f"wrote {len(paths)} cases to {out}")
 
 
 @bench_app.command("eval")
-def evaluate() -> None:
-    """Evaluate a system on a suite."""
-    not_built("`river bench eval`", 3)
+def evaluate(
+    suite: Path = typer.Argument(..., help="Suite folder (or one case folder)."),
+    system: str = typer.Option("oracle", "--system", help="oracle | baseline | river"),
+    out: Path = typer.Option(..., "--out", help="Report folder."),
+    gt_twin: bool = typer.Option(False, "--gt-twin", help="river/baseline: use the case's ground-truth twin."),
+    renderer: str = typer.Option("classical", "--renderer", help="Renderer for the oracle and river systems."),
+    limit: int = typer.Option(0, "--limit", help="Evaluate only the first N cases (0 = all)."),
+    model_metrics: bool = typer.Option(False, "--model-metrics", help="Also compute configured model metrics."),
+) -> None:
+    """Evaluate a system on a suite: localization J, preservation, fidelity; report.json + index.html."""
+    from river_agent.bench.evaluate import EvalConfig, run_eval
+    from river_agent.bench.report import print_summary
+
+    cfg = EvalConfig(system=system, gt_twin=gt_twin, renderer=renderer, limit=limit, model_metrics=model_metrics)
+    with _progress() as prog:
+        task = prog.add_task(f"evaluating {system}", total=None)
+
+        def tick(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        report = run_eval(suite, out, cfg, progress=tick)
+    print_summary(report)
+
+
+@bench_app.command("speed")
+def speed(
+    frames: int = typer.Option(48, "--frames", help="Frames per video."),
+    width: int = typer.Option(832, "--width"),
+    height: int = typer.Option(480, "--height"),
+    cases: int = typer.Option(3, "--cases", help="How many cases to time."),
+) -> None:
+    """Time the generator (plan + render + write per case) and print a table."""
+    from river_agent.bench.speed import print_speed, run_speed
+
+    print_speed(run_speed(frames=frames, width=width, height=height, cases=cases))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,244 @@
+"""The classical renderer (embedded default, CPU): recolour, remove, move, resize and simple restyles.
+
+Two streaming passes over the video: the first (only when a hole must be filled) tracks global camera motion
+and keeps a bounded sample of frames for the background model; the second renders and writes each frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from river_agent.errors import VideoError
+from river_agent.tools.render.appearance import recolor_pixels, restyle, style_kind
+from river_agent.tools.render.background import BackgroundModel, dilate
+from river_agent.tools.render.base import MaskInput, RenderError, RenderResult, RenderUnsupportedError
+from river_agent.tools.render.conditioning import (
+    Conditioning,
+    ObjectEdit,
+    conditioning_from_masks,
+    conditioning_from_twins,
+    object_affine,
+)
+from river_agent.tools.render.outputs import RenderOutputs
+from river_agent.tools.render.palette import color_rgb
+from river_agent.tools.render.progress import progress_bar
+from river_agent.twin.ops import EditOp, Move, Recolor, Remove, Replace, Resize, Restyle, SetAttribute
+from river_agent.twin.schema import Twin
+from river_agent.video.io import VideoInfo, iter_frames, probe_video
+
+STYLE_KEYS = ("style", "pattern", "texture")
+TEXT_ONLY_KEYS = ("description", "size", "name", "state", "motion", "shape")
+DIFFUSION_HINT = "use the diffusion renderer (`--renderer wan-vace`, get_renderer('wan-vace'))"
+
+
+@dataclass
+class ClassicalConfig:
+    """Settings of the classical renderer."""
+
+    quality: str = field(
+        default="lossless",
+        metadata={"help": "Output mp4 quality: 'lossless' (exact RGB) or 'high' (H.264 CRF 12)."},
+    )
+    comparison: bool = field(default=True, metadata={"help": "Also write a side-by-side video (source | output)."})
+    overlay: bool = field(default=True, metadata={"help": "Also write an overlay video of the changed regions."})
+    bg_samples: int = field(
+        default=24, metadata={"help": "Frames kept for the background model (bounds memory for long videos)."}
+    )
+    dilate: int = field(default=2, metadata={"help": "Pixels added around holes (covers anti-aliased edges)."})
+    inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius for never-visible background."})
+    progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
+
+
+def probe(video: str | Path) -> VideoInfo:
+    """Video metadata, trusting the container's frame count when it has one (saves a decode pass)."""
+    try:
+        return probe_video(video, count_frames=False)
+    except VideoError:  # no count in the header: count by decoding (raises again for a bad file)
+        return probe_video(video)
+
+
+def _unsupported(edit: ObjectEdit, what: str) -> RenderUnsupportedError:
+    return RenderUnsupportedError(
+        f"the classical renderer cannot render {what} (object {edit.obj_id}, {edit.category}); {DIFFUSION_HINT}"
+    )
+
+
+def normalise_ops(edit: ObjectEdit) -> list[EditOp]:
+    """The ops of one object as the classical renderer draws them; raises RenderUnsupportedError otherwise."""
+    out: list[EditOp] = []
+    skipped: list[str] = []
+    for op in edit.ops:
+        if isinstance(op, Replace):
+            raise _unsupported(edit, f"a replacement with another kind of thing ({op.category!r})")
+        if isinstance(op, Restyle):
+            if style_kind(op.style) is None:
+                raise _unsupported(
+                    edit,
+                    f"the style {op.style!r} (it can draw striped, dotted, checkered, "
+                    "glowing, grayscale, inverted)",
+                )
+            out.append(op)
+        elif isinstance(op, Recolor):
+            color_rgb(op.color, op.rgb)  # fails early on unknown colour names
+            out.append(op)
+        elif isinstance(op, SetAttribute):
+            if op.key == "color":
+                out.append(Recolor(id=op.id, color=op.value, rgb=color_rgb(op.value), frames=op.frames))
+            elif op.key in STYLE_KEYS:
+                out.append(Restyle(id=op.id, style=op.value, frames=op.frames))
+                normalise_ops(ObjectEdit(edit.obj_id, edit.category, [out[-1]]))
+            elif op.key in TEXT_ONLY_KEYS:
+                skipped.append(f"{op.key}={op.value!r}")
+            else:
+                raise _unsupported(edit, f"the attribute change {op.key}={op.value!r}")
+        else:
+            out.append(op)
+    if not out and skipped:
+        raise _unsupported(edit, f"the attribute change {', '.join(skipped)} with no visible edit")
+    return out
+
+
+class ClassicalRenderer:
+    """Renders edits with classical image operations; see ``ClassicalConfig``."""
+
+    name = "classical"
+
+    def __init__(self, config: ClassicalConfig | None = None, **overrides: object) -> None:
+        self.config = config or ClassicalConfig()
+        for k, v in overrides.items():
+            if not hasattr(self.config, k):
+                raise RenderError(f"unknown classical renderer setting {k!r}")
+            setattr(self.config, k, v)
+        if self.config.quality not in ("lossless", "high"):
+            raise RenderError("quality must be 'lossless' or 'high'")
+
+    # -- entry points -------------------------------------------------------------------------------------
+    def render_twin(self, video: str | Path, before: Twin, after: Twin, out: str | Path) -> RenderResult:
+        """Render the change from D (``before``) to D' (``after``) on ``video``."""
+        info = probe(video)
+        if (info.width, info.height) != (before.video.width, before.video.height):
+            raise RenderError(
+                f"{video} is {info.width}x{info.height} but the twin says "
+                f"{before.video.width}x{before.video.height}"
+            )
+        cond = conditioning_from_twins(before, after)
+        cond.num_frames = info.num_frames
+        return self.render(video, cond, out, info)
+
+    def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
+        """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs)."""
+        info = probe(video)
+        cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames)
+        return self.render(video, cond, out, info)
+
+    # -- rendering ------------------------------------------------------------------------------------------
+    def render(
+        self, video: str | Path, cond: Conditioning, out: str | Path, info: VideoInfo | None = None
+    ) -> RenderResult:
+        start = time.perf_counter()
+        info = info or probe(video)
+        plans = {e.obj_id: normalise_ops(e) for e in cond.edits}
+        for e in cond.edits:
+            e.ops = plans[e.obj_id]
+        cfg = self.config
+        bg = None
+        if cond.needs_fill():
+            bg = BackgroundModel(info.num_frames, cfg.bg_samples, cfg.inpaint_radius)
+            with progress_bar("background model", info.num_frames, cfg.progress) as advance:
+                for t, frame in enumerate(iter_frames(video)):
+                    bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
+                    advance()
+        writer = RenderOutputs(
+            out, video, info.fps, info.width, info.height, cfg.quality, cfg.comparison, cfg.overlay
+        )
+        with writer, progress_bar("rendering", info.num_frames, cfg.progress) as advance:
+            for t, frame in enumerate(iter_frames(video)):
+                output, changed = self.render_frame(t, frame, cond, bg)
+                writer.write(frame, output, changed)
+                advance()
+            if writer.frames != info.num_frames:
+                raise RenderError(f"wrote {writer.frames} frames but the video has {info.num_frames}")
+        return RenderResult(
+            output=Path(out),
+            comparison=writer.comparison_path,
+            overlay=writer.overlay_path,
+            num_frames=writer.frames,
+            seconds=time.perf_counter() - start,
+            renderer=self.name,
+            prompt=cond.prompt(),
+        )
+
+    def render_frame(
+        self, t: int, frame: np.ndarray, cond: Conditioning, bg: BackgroundModel | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The edited frame ``t`` and the pixels that changed."""
+        H, W = frame.shape[:2]
+        active = cond.active(t)
+        changed = np.zeros((H, W), bool)
+        if not active:
+            return frame, changed
+        placed = []
+        hole = np.zeros((H, W), bool)
+        for edit, m in active:
+            aff = None if edit.removed else object_affine(edit, t, m, W, H)
+            if edit.removed or aff is not None:
+                hole |= m
+            placed.append((edit, m, aff))
+        if hole.any():
+            if bg is None:
+                raise RenderError("internal: a hole to fill but no background model")
+            hole = dilate(hole, self.config.dilate)
+            out = bg.fill(t, frame, hole)
+        else:
+            out = frame.copy()
+        changed |= hole
+        for edit, m, aff in placed:
+            if edit.removed:
+                continue
+            ys, xs = np.nonzero(m)
+            anchor = (float(xs.mean()), float(ys.mean()))
+            ops = edit.active_ops(t)
+            if aff is None:
+                out[m] = frame[m]
+                _appearance(out, m, ops, anchor)
+                changed |= m
+            else:
+                obj = frame.copy()
+                _appearance(obj, m, ops, anchor)
+                scale_change = abs(aff[0, 0] - 1) > 1e-9
+                interp = cv2.INTER_LINEAR if scale_change else cv2.INTER_NEAREST
+                moved = cv2.warpAffine(obj, aff, (W, H), flags=interp)
+                mw = cv2.warpAffine(m.astype(np.float32), aff, (W, H), flags=cv2.INTER_LINEAR) >= 0.5
+                out[mw] = moved[mw]
+                changed |= m | mw
+        changed |= _differs(out, frame, changed)
+        return out, changed
+
+
+def _differs(a: np.ndarray, b: np.ndarray, near: np.ndarray, margin: int = 16) -> np.ndarray:
+    """Pixels where ``a`` and ``b`` differ, looked for only around ``near`` (a glow may reach past a mask)."""
+    out = np.zeros(near.shape, bool)
+    ys, xs = np.nonzero(near)
+    if ys.size == 0:
+        return out
+    h, w = near.shape
+    y0, y1 = max(ys.min() - margin, 0), min(ys.max() + 1 + margin, h)
+    x0, x1 = max(xs.min() - margin, 0), min(xs.max() + 1 + margin, w)
+    out[y0:y1, x0:x1] = (a[y0:y1, x0:x1] != b[y0:y1, x0:x1]).any(axis=2)
+    return out
+
+
+def _appearance(img: np.ndarray, mask: np.ndarray, ops: list[EditOp], anchor: tuple[float, float]) -> None:
+    """Apply recolours and restyles of ``ops`` to the masked pixels of ``img`` in place."""
+    for op in ops:
+        if isinstance(op, Recolor):
+            img[mask] = recolor_pixels(img[mask], color_rgb(op.color, op.rgb))
+        elif isinstance(op, Restyle):
+            restyle(img, img.copy(), mask, op.style, anchor)
+        elif not isinstance(op, Move | Resize | Remove):
+            raise RenderError(f"internal: unexpected op {op!r}")
