@@ -46,6 +46,7 @@ class ClassicalSegmenterConfig:
     max_coast: int = field(default=12, metadata={"help": "Frames a hidden track is predicted by motion."})
     reid_distance: float = field(default=0.35, metadata={"help": "Max colour-histogram distance to re-identify."})
     min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
+    min_track_share: float = field(default=0.2, metadata={"help": "...or in fewer than this share of frames."})
     max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
     max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
     max_split_frac: float = field(
@@ -71,6 +72,7 @@ class ClassicalSegmenter:
         cfg = self.cfg
         h, w = info.height, info.width
         self.min_area = max(12, int(cfg.min_area_frac * h * w))
+        self._min_hits = max(cfg.min_track_frames, int(cfg.min_track_share * info.num_frames))
         sample = sample_frames(video, info.num_frames, cfg.bg_samples)
         self.model = build_background(
             sample,
@@ -115,7 +117,7 @@ class ClassicalSegmenter:
 
     def result(self) -> SegmentationResult:
         keep = sorted(
-            (tr for tr in self.tracks.values() if tr.hits >= self.cfg.min_track_frames),
+            (tr for tr in self.tracks.values() if tr.hits >= self._min_hits),
             key=lambda tr: (tr.first_t, tr.tid),
         )
         id_map = {tid: 0 for tid in self.tracks}
