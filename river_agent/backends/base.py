@@ -12,7 +12,7 @@ import asyncio
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -75,7 +75,7 @@ class SamplingParams:
         return self.temperature == 0
 
 
-FinishReason = Literal["stop", "length", "error"]
+FinishReason = str  # "stop" (EOS or stop string), "length" (max_tokens), or a provider's own reason
 
 
 class Completion(BaseModel):
@@ -91,7 +91,9 @@ class Completion(BaseModel):
         description="Log-probability of each generated token under the distribution actually sampled from "
         "(temperature, top-p and constraint applied); same length as token_ids.",
     )
-    finish_reason: FinishReason = Field(description="'stop' (EOS or stop string), 'length' (max_tokens).")
+    finish_reason: FinishReason = Field(
+        description="'stop' (EOS or stop string), 'length' (max_tokens), or a provider's own reason."
+    )
     stop_sequence: str | None = Field(default=None, description="The stop string that ended it, if any.")
     prompt_token_ids: list[int] | None = Field(default=None, description="Token ids of the prompt, if known.")
     constrained: bool = Field(default=False, description="Whether a decoding constraint was active.")

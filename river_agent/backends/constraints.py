@@ -161,8 +161,16 @@ class TagFormatConstraint(Constraint):
         return ":".join(parts)
 
 
-def edit_ops_schema(known_ids: Iterable[int] | None = None) -> dict[str, Any]:
-    """JSON schema of a list of edit ops (``river_agent.twin.ops.EditOp``), ``id`` restricted to ``known_ids``."""
+def edit_ops_schema(
+    known_ids: Iterable[int] | None = None,
+    min_ops: int = 0,
+    max_ops: int | None = None,
+    max_string_chars: int | None = 64,
+) -> dict[str, Any]:
+    """JSON schema of a list of edit ops (``river_agent.twin.ops.EditOp``), ``id`` restricted to ``known_ids``.
+
+    ``min_ops``/``max_ops`` bound the list length; ``max_string_chars`` bounds free strings (colour, key, ...).
+    """
     from pydantic import TypeAdapter
 
     from river_agent.twin.ops import EditOp
@@ -179,6 +187,13 @@ def edit_ops_schema(known_ids: Iterable[int] | None = None) -> dict[str, Any]:
             if "oneOf" in node:  # the variants differ in their "op" constant, so anyOf is the same language
                 node["anyOf"] = node.pop("oneOf")
             props = node.get("properties")
+            if (
+                max_string_chars is not None
+                and node.get("type") == "string"
+                and "const" not in node
+                and "enum" not in node
+            ):
+                node["maxLength"] = min(node.get("maxLength", max_string_chars), max_string_chars)
             if isinstance(props, dict) and "id" in props and "op" in props:
                 # "op" first and required, so every object says what it is; ids limited to the twin's
                 node["properties"] = {"op": props["op"], **{k: v for k, v in props.items() if k != "op"}}
@@ -192,17 +207,31 @@ def edit_ops_schema(known_ids: Iterable[int] | None = None) -> dict[str, Any]:
                 strip(v)
 
     strip(schema)
+    if min_ops > 0:
+        schema["minItems"] = min_ops
+    if max_ops is not None:
+        schema["maxItems"] = max_ops
     return schema
 
 
-def edit_ops_constraint(known_ids: Iterable[int] | None = None) -> JsonSchemaConstraint:
-    """A JSON constraint for a bare list of edit ops on ``known_ids``."""
-    return JsonSchemaConstraint(edit_ops_schema(known_ids), label="edit_ops")
+def edit_ops_constraint(known_ids: Iterable[int] | None = None, **schema_kw: Any) -> JsonSchemaConstraint:
+    """A JSON constraint for a bare list of edit ops on ``known_ids`` (``schema_kw``: see ``edit_ops_schema``)."""
+    return JsonSchemaConstraint(edit_ops_schema(known_ids, **schema_kw), label="edit_ops")
 
 
-def river_turn_constraint(known_ids: Iterable[int] | None = None, **kw: Any) -> TagFormatConstraint:
-    """The tag format with the ``<edit>`` payload constrained to edit ops on ``known_ids``."""
-    return TagFormatConstraint(edit_schema=edit_ops_schema(known_ids), **kw)
+def river_turn_constraint(
+    known_ids: Iterable[int] | None = None,
+    min_ops: int = 0,
+    max_ops: int | None = None,
+    max_string_chars: int | None = 64,
+    **kw: Any,
+) -> TagFormatConstraint:
+    """The tag format with the ``<edit>`` payload constrained to edit ops on ``known_ids``.
+
+    ``kw`` goes to ``TagFormatConstraint`` (e.g. ``max_think_chars``, ``allow_execute``).
+    """
+    schema = edit_ops_schema(known_ids, min_ops, max_ops, max_string_chars)
+    return TagFormatConstraint(edit_schema=schema, **kw)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -216,12 +245,12 @@ def _llguidance() -> Any:
         import llguidance.torch
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise BackendUnavailableError(
-            "constrained decoding needs the 'llguidance' package: pip install 'river-agent[constraints]'"
+            "constrained decoding needs the 'llguidance' package: pip install llguidance"
         ) from e
     return llguidance
 
 
-_LLTOK_CACHE: dict[tuple[int, int], Any] = {}
+_LLTOK_CACHE: dict[tuple[int, int], tuple[Any, Any]] = {}  # (id, vocab) -> (tokenizer kept alive, lltok)
 _LLTOK_LOCK = threading.Lock()
 
 

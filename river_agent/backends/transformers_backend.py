@@ -278,10 +278,14 @@ class TransformersBackend(LLMBackend):
         if not params.greedy:  # exactly temperature + top-p, no hidden top-k from a model's generation config
             gen_kw.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
         with self._lock, self._adapter_context(), torch.inference_mode(), _seeded(params.seed):
+            was_training = self._model.training  # a trainer's live policy: sample without dropout
+            self._model.eval()
             try:
                 out = self._model.generate(input_ids, **gen_kw)
             except (RuntimeError, ValueError) as e:
                 raise BackendError(f"generation failed: {e}") from e
+            finally:
+                self._model.train(was_training)
         seqs = out.sequences[:, plen:]
         scores = torch.stack(out.scores, dim=1) if out.scores else None  # rows x steps x vocab (processed)
         results = []

@@ -366,7 +366,9 @@ def sample_edit(rng: np.random.Generator, op: str, target_attrs: dict[str, str],
     if op == "resize":
         return {"op": "resize", "scale": _pick(rng, [0.6, 1.5, 1.4, 0.7])}
     if op == "restyle":
-        return {"op": "restyle", "style": _pick(rng, [p for p in PATTERNS if p != target_attrs.get("pattern")])}
+        # patterns only (a classical renderer can draw them; "plain" would need the hidden base colour)
+        styles = [p for p in PATTERNS if p not in ("plain", target_attrs.get("pattern"))]
+        return {"op": "restyle", "style": _pick(rng, styles)}
     if op == "replace":
         return {"op": "replace", "category": _pick(rng, [k for k in KINDS if k not in (kind, "tree")])}
     raise ValueError(f"unknown edit op {op!r}")

@@ -232,22 +232,24 @@ def apply_edit(
             o.rgb = tuple(int(c) for c in edit["rgb"])
             o.color = edit.get("color", o.color)
         elif op == "move":
-            dx, dy = float(edit.get("dx", 0.0)) * scene.width, float(edit.get("dy", 0.0)) * scene.height
+            # whole pixels, as a renderer shifting the object's pixels would
+            dx, dy = (
+                round(float(edit.get("dx", 0.0)) * scene.width),
+                round(float(edit.get("dy", 0.0)) * scene.height),
+            )
             on = active.get(o.id) if active else None
             o.xs = [x + dx if on is None or on[t] else x for t, x in enumerate(o.xs)]
             o.ys = [y + dy if on is None or on[t] else y for t, y in enumerate(o.ys)]
         elif op == "resize":
+            # scale about the silhouette's centroid, so the object stays in place
             s = float(edit["scale"])
-            # scale about the silhouette's centroid so the object stays in place
             w, h = shape_size(o.kind, o.height_px * o.scale)
-            new_scale = o.scale * s
-            w2, h2 = shape_size(o.kind, o.height_px * new_scale)
-            sil = silhouette(o.kind, w, h, 1)
-            ys_, _xs = np.nonzero(sil)
-            cy_off = float(ys_.mean() + 0.5 - h / 2) if ys_.size else 0.0
-            o.ys = [y + cy_off - cy_off * h2 / h for y in o.ys]
-            o.scale = new_scale
-            _ = w2
+            ys_, xs_ = np.nonzero(silhouette(o.kind, w, h, 1))
+            off_x = float(xs_.mean() + 0.5 - w / 2) if xs_.size else 0.0
+            off_y = float(ys_.mean() + 0.5 - h / 2) if ys_.size else 0.0
+            o.xs = [x + (off_x if f >= 0 else -off_x) * (1 - s) for x, f in zip(o.xs, o.facing, strict=True)]
+            o.ys = [y + off_y * (1 - s) for y in o.ys]
+            o.scale = o.scale * s
         elif op == "restyle":
             o.pattern = str(edit["style"])
         elif op == "replace":

@@ -77,5 +77,25 @@ def speed(
     print_speed(run_speed(frames=frames, width=width, height=height, cases=cases))
 
 
+@bench_app.command("load")
+def load(
+    benchmark: str = typer.Argument(..., help="five | veggie"),
+    source: Path = typer.Argument(..., help="FiVE-Bench data folder, or a VEGGIE-Bench manifest."),
+    out: Path = typer.Option(..., "--out", help="Suite folder to write the cases to."),
+    limit: int = typer.Option(0, "--limit", help="Convert at most N cases (0 = all)."),
+) -> None:
+    """Convert a published benchmark (FiVE-Bench, VEGGIE-Bench) into cases of the shared format."""
+    from rich.console import Console
+
+    from river_agent.bench.loaders import load_five, load_veggie
+    from river_agent.errors import RiverError
+
+    loaders = {"five": load_five, "veggie": load_veggie}
+    if benchmark not in loaders:
+        raise RiverError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(loaders)}")
+    summary = loaders[benchmark](source, out, limit)
+    Console().print(f"wrote {len(summary.written)} cases to {out}; skipped: {summary.skipped or 'none'}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

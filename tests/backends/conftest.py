@@ -70,3 +70,9 @@ def tiny_backend(tiny):
 
     model, tok = tiny
     return TransformersBackend(model=model, tokenizer=tok)
+
+
+@pytest.fixture
+def fresh_tiny_model():
+    """A factory for new tiny models (for tests that modify the model, e.g. with adapters)."""
+    return make_model

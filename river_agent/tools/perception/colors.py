@@ -5,19 +5,20 @@ from __future__ import annotations
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+# names and colours of the RVE-Synth palette, plus gray and cyan for real footage
 PALETTE: dict[str, tuple[int, int, int]] = {
-    "red": (220, 40, 40),
-    "orange": (245, 140, 30),
-    "yellow": (245, 215, 40),
-    "green": (50, 170, 60),
-    "cyan": (40, 200, 210),
-    "blue": (40, 80, 220),
-    "purple": (140, 60, 190),
-    "pink": (240, 120, 180),
-    "brown": (130, 80, 40),
-    "black": (25, 25, 25),
+    "red": (205, 35, 35),
+    "orange": (235, 125, 25),
+    "yellow": (225, 205, 40),
+    "green": (40, 160, 55),
+    "cyan": (40, 190, 200),
+    "blue": (35, 75, 210),
+    "purple": (130, 50, 170),
+    "pink": (235, 120, 175),
+    "white": (215, 215, 215),
     "gray": (128, 128, 128),
-    "white": (240, 240, 240),
+    "black": (40, 40, 45),
+    "brown": (120, 75, 40),
 }
 
 _NAMES = list(PALETTE)

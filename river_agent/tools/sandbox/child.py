@@ -14,6 +14,7 @@ import sys
 import traceback
 from typing import Any
 
+from river_agent.tools.sandbox import seccomp
 from river_agent.tools.sandbox.policy import FILENAME, OutputCollector, compile_snippet, make_globals
 
 MAX_ERROR_CHARS = 2000
@@ -21,7 +22,7 @@ RECURSION_LIMIT = 400
 
 
 class CPULimitExceeded(BaseException):
-    """Raised by the SIGXCPU handler (a BaseException so ``except Exception`` in a snippet cannot swallow it)."""
+    """Raised by the SIGPROF/SIGXCPU handlers (a BaseException: ``except Exception`` cannot catch it)."""
 
 
 class WallLimitExceeded(BaseException):
@@ -57,8 +58,11 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
             os.closerange(start, fd)
             start = fd + 1
     os.closerange(start, 1 << 16)
-    cpu = max(1, int(-(-float(limits["cpu_seconds"]) // 1)))  # RLIMIT_CPU counts whole seconds
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    # cpu_seconds is enforced by a CPU-time timer (SIGPROF -> CPULimitExceeded, exact); RLIMIT_CPU (whole seconds)
+    # is the backstop for code stuck in C or swallowing the exception: the kernel SIGKILLs at ceil(cpu) + 1 s.
+    cpu_seconds = float(limits["cpu_seconds"])
+    hard = int(-(-cpu_seconds // 1)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
     address_space = _vm_bytes() + int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     for limit in (resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE, resource.RLIMIT_CORE, resource.RLIMIT_NPROC):
@@ -66,15 +70,38 @@ def _lock_down(result_fd: int, limits: dict[str, Any]) -> None:
             resource.setrlimit(limit, (0, 0))
         except (ValueError, OSError):
             pass
+    if limits.get("seccomp", True):
+        seccomp.install()  # no sockets, processes, signals to others, file changes (x86_64 Linux)
     signal.signal(signal.SIGXCPU, _on_xcpu)
+    signal.signal(signal.SIGPROF, _on_xcpu)
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds, 0.25)  # repeats in case the snippet swallows it
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.setitimer(signal.ITIMER_REAL, float(limits["wall_seconds"]))
 
 
+def _quiet() -> None:
+    """Stop the limit timers; a limit signal may still land while doing so, hence the retries."""
+    for _ in range(5):
+        try:
+            for signum in (signal.SIGALRM, signal.SIGPROF, signal.SIGXCPU):
+                signal.signal(signum, signal.SIG_IGN)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            return
+        except (CPULimitExceeded, WallLimitExceeded):
+            continue
+
+
+def _clean(text: str) -> str:
+    """Valid UTF-8 only (lone surrogates from a snippet become '?')."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _short_traceback(exc: BaseException, source_lines: list[str]) -> str:
     lines = ["Traceback (most recent call last):"]
-    for fs in traceback.extract_tb(exc.__traceback__):
+    frames = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
+    for fs in frames:
         if fs.filename != FILENAME:
             continue
         code = source_lines[fs.lineno - 1].strip() if fs.lineno and 0 < fs.lineno <= len(source_lines) else ""
@@ -88,7 +115,7 @@ def _short_traceback(exc: BaseException, source_lines: list[str]) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 15] + "... [truncated]"
 
 
-def _execute(source: str, api: dict[str, Any], output: OutputCollector) -> dict[str, Any]:
+def _execute(source: str, api: dict[str, Any], output: OutputCollector, limits: dict[str, Any]) -> dict[str, Any]:
     code, kind, message = compile_snippet(source)
     if code is None:
         return {"ok": False, "error_type": kind, "error": (message or "")[:MAX_ERROR_CHARS]}
@@ -100,14 +127,14 @@ def _execute(source: str, api: dict[str, Any], output: OutputCollector) -> dict[
             "ok": False,
             "error_type": "CPUTimeLimit",
             "timed_out": True,
-            "error": "CPU time limit exceeded (the snippet was stopped)",
+            "error": f"CPU time limit of {limits['cpu_seconds']} s exceeded (the snippet was stopped)",
         }
     except WallLimitExceeded:
         return {
             "ok": False,
             "error_type": "WallTimeLimit",
             "timed_out": True,
-            "error": "wall-clock time limit exceeded (the snippet was stopped)",
+            "error": f"wall-clock time limit of {limits['wall_seconds']} s exceeded (the snippet was stopped)",
         }
     except BaseException as exc:
         name = "SecurityError" if type(exc).__name__ == "SecurityError" else type(exc).__name__
@@ -126,7 +153,7 @@ def run_child(source: str, limits: dict[str, Any], api: dict[str, Any], result_f
         _lock_down(result_fd, limits)
         output = OutputCollector(int(limits["max_output_chars"]))
         try:
-            result = _execute(source, api, output)
+            result = _execute(source, api, output, limits)
         except (CPULimitExceeded, WallLimitExceeded) as exc:  # the signal landed outside the snippet
             result = {
                 "ok": False,
@@ -134,9 +161,10 @@ def run_child(source: str, limits: dict[str, Any], api: dict[str, Any], result_f
                 "error_type": "CPUTimeLimit" if isinstance(exc, CPULimitExceeded) else "WallTimeLimit",
                 "error": "time limit exceeded",
             }
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
-        result["output"] = output.text()
+        _quiet()
+        result["output"] = _clean(output.text())
+        if "error" in result:
+            result["error"] = _clean(result["error"])
         result["truncated"] = output.truncated
         try:
             payload = json.dumps(result).encode("utf-8", "replace")

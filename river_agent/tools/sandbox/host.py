@@ -8,6 +8,7 @@ import select
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -56,6 +57,8 @@ class Sandbox:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.seccomp = False  # whether runs also get the seccomp deny list (x86_64 Linux), set by the worker
+        self._closed = False
         self._start()
 
     # ------------------------------------------------------------------------------------------------ public
@@ -73,8 +76,9 @@ class Sandbox:
             )
         start = time.perf_counter()
         with self._lock:
+            if self._closed:
+                raise SandboxError("this sandbox is closed")
             reply = self._request({"code": code, "limits": limits.to_dict()}, limits)
-        reply.setdefault("duration_ms", (time.perf_counter() - start) * 1000.0)
         reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
         return SandboxResult.model_validate(reply)
 
@@ -89,6 +93,7 @@ class Sandbox:
     def close(self) -> None:
         """Stop the worker (idempotent)."""
         with self._lock:
+            self._closed = True
             self._stop()
 
     def __enter__(self) -> Sandbox:
@@ -120,32 +125,35 @@ class Sandbox:
         return json.dumps({"twin": data}).encode("utf-8")
 
     def _start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                close_fds=True,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise SandboxError(f"cannot start the sandbox worker: {exc}") from exc
-        self._proc = proc
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(_HEADER.pack(len(self._twin_payload)) + self._twin_payload)
-            proc.stdin.flush()
-            ready = self._read_reply(time.monotonic() + START_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError) as exc:
-            self._stop()
-            raise SandboxError(f"the sandbox worker did not start: {exc}") from exc
-        if not ready.get("ready"):
-            self._stop()
-            raise SandboxError("the sandbox worker did not start (no ready message)")
+        # A minimal environment: API keys and other secrets in the host's environment never reach the worker.
+        env = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        with tempfile.TemporaryFile() as errors:  # the worker's stderr, shown if it fails to start
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=env,
+                    cwd="/",
+                    close_fds=True,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise SandboxError(f"cannot start the sandbox worker: {exc}") from exc
+            self._proc = proc
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(_HEADER.pack(len(self._twin_payload)) + self._twin_payload)
+                proc.stdin.flush()
+                ready = self._read_reply(time.monotonic() + START_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError) as exc:
+                self._stop()
+                raise SandboxError(f"the sandbox worker did not start: {exc}{_tail(errors)}") from exc
+            if not ready.get("ready"):
+                self._stop()
+                raise SandboxError(f"the sandbox worker did not start (no ready message){_tail(errors)}")
+        self.seccomp = bool(ready.get("seccomp"))
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -194,6 +202,9 @@ class Sandbox:
                     "killed": True,
                     "error": f"the sandbox worker failed during the run and was restarted ({exc})",
                 }
+            except BaseException:  # e.g. KeyboardInterrupt: the reply would arrive out of step, so drop the worker
+                self._kill_worker()
+                raise
         return {"ok": False, "error_type": SANDBOX_ERROR, "error": "the sandbox worker keeps dying"}
 
     def _kill_worker(self) -> None:
@@ -212,6 +223,15 @@ class Sandbox:
         if not isinstance(reply, dict):
             raise ValueError("malformed reply from the sandbox worker")
         return reply
+
+
+def _tail(stream: IO[bytes], limit: int = 1500) -> str:
+    try:
+        stream.seek(0)
+        text = stream.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"\n{text[-limit:]}" if text else ""
 
 
 class _WorkerGone(EOFError, OSError):

@@ -42,6 +42,14 @@ class SecurityError(Exception):
 class _Transformer(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus guarded ``a[k] += v`` and ``obj.attr += v`` (LLM code uses them a lot)."""
 
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
+        """``x: T = v`` runs as ``x = v`` (the annotation is dropped); a bare ``x: T`` does nothing."""
+        if node.value is None:
+            return ast.copy_location(ast.Pass(), node)
+        assign = ast.Assign(targets=[node.target], value=node.value)
+        ast.copy_location(assign, node)
+        return self.visit(ast.fix_missing_locations(assign))
+
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         target = node.target
         if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
@@ -236,7 +244,10 @@ class _ReadOnly:
         object.__setattr__(self, "_what", what)
 
     def _deny(self, *_: Any) -> None:
-        raise SecurityError(f"cannot modify {self._what} objects in the sandbox (twin data is read-only)")
+        raise SecurityError(
+            f"cannot modify {self._what} objects in the sandbox (twin data is read-only; copy it with dict() "
+            "or list() first)"
+        )
 
     __setattr__ = __delattr__ = __setitem__ = __delitem__ = _deny  # type: ignore[assignment]
 
@@ -303,8 +314,9 @@ class OutputCollector:
         self.kept = 0
         self.truncated = False
 
-    def __call__(self, *_: Any) -> OutputCollector:  # `_print_(_getattr_)` at the top of every scope
-        return self
+    def __call__(self, *getattr_: Any) -> Any:
+        """``_print_(_getattr_)`` at the top of every scope returns this collector; ``printed`` is ``_print()``."""
+        return self if getattr_ else self.text()
 
     def text(self) -> str:
         return "".join(self.parts)
@@ -424,7 +436,9 @@ ALLOWED_MODULES = tuple(sorted(SAFE_MODULES))
 
 
 def guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
-    if level != 0 or name not in SAFE_MODULES:
+    if level != 0:
+        raise SecurityError("relative imports are not allowed in the sandbox")
+    if name not in SAFE_MODULES:
         raise SecurityError(
             f"import of {name!r} is not allowed in the sandbox; allowed: {', '.join(ALLOWED_MODULES)}"
         )
@@ -442,14 +456,18 @@ def _unavailable(name: str) -> Callable[..., Any]:
     return deny
 
 
-def _type(*args: Any) -> type:
+def _type(*args: Any) -> Any:
+    """``type(x)``; metaclasses (``type`` itself, ABCMeta, ...) come back as this function, so snippets cannot
+    build classes with arbitrary ``__dunder__`` methods from a dict."""
     if len(args) != 1:
         raise SecurityError("type() takes exactly one argument in the sandbox (use a class statement)")
-    return type(args[0])
+    cls = type(args[0])
+    return _type if issubclass(cls, type) else cls
 
 
 _SAFE_BUILTIN_NAMES = (
-    "abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter float format frozenset "
+    "abs all any ascii bin bool bytearray bytes callable chr complex dict divmod enumerate filter float format "
+    "frozenset "
     "hash hex id int isinstance issubclass iter len list map max min next object oct ord pow property range "
     "repr reversed round set slice sorted staticmethod classmethod str sum tuple zip True False None "
     "NotImplemented Ellipsis ArithmeticError AssertionError AttributeError EOFError Exception IndexError "

@@ -29,10 +29,12 @@ Twin API (available in <execute> code; all data is read-only; t = frame index, i
   in_front_of(a, b, t=None)    a nearer the camera (smaller depth) than b
   overlaps(a, b, t=None)       bounding boxes intersect
     relations with t=None hold when true in most frames where both are visible; False if never together
-  overtakes(a, b) -> True if a moves past b along a's direction of motion while both are visible
+  overtakes(a, b) -> True if a gets past b along a's direction of motion while both are visible
+                    (b going the same way or standing still, not coming the other way)
 Records: r["x"] or r.x; dict(r) makes a plain copy. depth is in [0, 1], larger = farther.
 Allowed imports: math, statistics, itertools, collections, functools, operator, json, re.
 print() what you want to see; output is capped. No files, network, or names starting with "_".
+Each <execute> block runs fresh: variables and imports do not carry over to the next block.
 """
 
 
@@ -210,12 +212,15 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
         pairs = _shared(a, b, None)
         if len(pairs) < 2:
             return False
-        p0, p1 = pairs[0][0], pairs[-1][0]
+        (p0, q0), (p1, q1) = pairs[0], pairs[-1]
         dx, dy = p1["x"] - p0["x"], p1["y"] - p0["y"]
         norm = math.hypot(dx, dy)
         if norm < 1e-9:
             return False  # a does not move
         ux, uy = dx / norm, dy / norm
+        b_along = (q1["x"] - q0["x"]) * ux + (q1["y"] - q0["y"]) * uy
+        if b_along < -0.1 * norm:
+            return False  # b comes the other way: they cross, nobody overtakes
         ahead = [(p["x"] - q["x"]) * ux + (p["y"] - q["y"]) * uy for p, q in pairs]
         return ahead[0] < 0 < ahead[-1]
 

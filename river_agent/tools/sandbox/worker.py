@@ -99,7 +99,7 @@ def run_one(source: str, limits: dict[str, Any], api: dict[str, Any]) -> dict[st
                 error=f"wall-clock limit of {limits['wall_seconds']} s exceeded; the run was killed",
             )
         elif os.WIFSIGNALED(status) and (
-            os.WTERMSIG(status) == signal.SIGXCPU or cpu_used >= float(limits["cpu_seconds"]) - 0.05
+            os.WTERMSIG(status) == signal.SIGXCPU or cpu_used >= float(limits["cpu_seconds"])
         ):
             result.update(
                 error_type="CPUTimeLimit",
@@ -125,11 +125,18 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
         return 2
     api = build_api(first["twin"])
     del first
-    import river_agent.tools.sandbox.child  # noqa: F401  (import before forking, not in every child)
+    # Import before forking: children cannot open files, so lazy imports would fail there (unicodedata is
+    # what the parser needs for non-ASCII identifiers).
+    import unicodedata  # noqa: F401
+
+    import river_agent.tools.sandbox.child  # noqa: F401
+    from river_agent.tools.sandbox import seccomp
+
+    hardened = seccomp.probe()
 
     gc.collect()
     gc.freeze()  # keep the shared heap out of the children's collections (fewer copy-on-write pages)
-    write_message(stdout, {"ready": True, "pid": os.getpid()})
+    write_message(stdout, {"ready": True, "pid": os.getpid(), "seccomp": hardened})
     while True:
         request = read_message(stdin)
         if request is None:

@@ -19,7 +19,7 @@ class BestView:
 
 
 def pattern_of(rgb: np.ndarray, mask: np.ndarray) -> str:
-    """'plain', 'striped' (oriented texture) or 'spotted' from luminance statistics inside the (eroded) mask."""
+    """'plain', 'striped' (oriented texture) or 'dotted' from luminance statistics inside the (eroded) mask."""
     inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if inner.sum() < 40:
         return "plain"
@@ -30,7 +30,7 @@ def pattern_of(rgb: np.ndarray, mask: np.ndarray) -> str:
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     jxx, jyy, jxy = (gx * gx)[inner].sum(), (gy * gy)[inner].sum(), (gx * gy)[inner].sum()
     coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / max(jxx + jyy, 1e-6)
-    return "striped" if coherence > 0.45 else "spotted"
+    return "striped" if coherence > 0.45 else "dotted"
 
 
 class AttributeAccumulator:

@@ -70,6 +70,8 @@ def build_background(
             if area < min_area or area > max_area_frac * h * w:
                 continue
             x, y, bw, bh = stats[i, :4]
+            if min(bw, bh) < max(6, 0.04 * h) or area < 3 * min_area:  # road marks, horizon seams
+                continue
             comp = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
             contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             hull_area = cv2.contourArea(cv2.convexHull(np.concatenate(contours)))

@@ -45,9 +45,14 @@ class ClassicalSegmenterConfig:
     static_min_solidity: float = field(default=0.5, metadata={"help": "Standing objects must be this compact."})
     max_coast: int = field(default=12, metadata={"help": "Frames a hidden track is predicted by motion."})
     reid_distance: float = field(default=0.35, metadata={"help": "Max colour-histogram distance to re-identify."})
-    min_track_frames: int = field(
-        default=3, metadata={"help": "Tracks seen in fewer frames are dropped as noise."}
+    min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
+    min_track_share: float = field(default=0.2, metadata={"help": "...or in fewer than this share of frames."})
+    max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
+    max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
+    max_split_frac: float = field(
+        default=0.25, metadata={"help": "Blobs larger than this frame share stay whole."}
     )
+    max_object_frac: float = field(default=0.35, metadata={"help": "Larger blobs are background failures."})
 
 
 class ClassicalSegmenter:
@@ -67,6 +72,7 @@ class ClassicalSegmenter:
         cfg = self.cfg
         h, w = info.height, info.width
         self.min_area = max(12, int(cfg.min_area_frac * h * w))
+        self._min_hits = max(cfg.min_track_frames, int(cfg.min_track_share * info.num_frames))
         sample = sample_frames(video, info.num_frames, cfg.bg_samples)
         self.model = build_background(
             sample,
@@ -111,7 +117,7 @@ class ClassicalSegmenter:
 
     def result(self) -> SegmentationResult:
         keep = sorted(
-            (tr for tr in self.tracks.values() if tr.hits >= self.cfg.min_track_frames),
+            (tr for tr in self.tracks.values() if tr.hits >= self._min_hits),
             key=lambda tr: (tr.first_t, tr.tid),
         )
         id_map = {tid: 0 for tid in self.tracks}
@@ -167,9 +173,10 @@ class ClassicalSegmenter:
         cfg = self.cfg
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mov8, connectivity=8)
         comps: list[Region] = []
-        for i in range(1, n):
-            if stats[i, cv2.CC_STAT_AREA] < self.min_area:
-                continue
+        top = cfg.max_object_frac * mov8.size
+        big = [i for i in range(1, n) if self.min_area <= stats[i, cv2.CC_STAT_AREA] <= top]
+        big = sorted(big, key=lambda i: -stats[i, cv2.CC_STAT_AREA])[: cfg.max_objects]
+        for i in big:
             x, y, bw, bh = (int(v) for v in stats[i, :4])
             region = Region.from_crop(0, labels[y : y + bh, x : x + bw] == i, x, y)
             if region is not None:
@@ -185,7 +192,8 @@ class ClassicalSegmenter:
                 ov = crop_overlap(pcrop, px, py, comp.crop, comp.bbox[0], comp.bbox[1])
                 if ov >= max(20, 0.15 * min(pcrop.sum(), tr.ref_area)):
                     claims.append(tr)
-            if len(claims) >= 2:
+            splittable = len(claims) <= cfg.max_split and comp.size <= cfg.max_split_frac * mov8.size
+            if len(claims) >= 2 and splittable:
                 for tid, part in self._split(comp, claims, preds, frame).items():
                     if tid in assigned:
                         assigned[tid] = union_regions(assigned[tid], part)
