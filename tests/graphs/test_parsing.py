@@ -76,7 +76,12 @@ def test_parse_edit_forms():
     assert e.ops and tags(e.deviations) == ["python_literal"]
     e = parse_edit('{"frames": [{"t": 0, "instances": []}]}')
     assert e.twin is not None and e.ops is None
-    for bad, why in [("", "empty"), ("remove it", "no JSON"), ("[]", "empty list"), ('{"a": 1}', "neither"),
-                     ('[{"op": "remove", "id": 1', "not valid JSON")]:
+    for bad, why in [
+        ("", "empty"),
+        ("remove it", "no JSON"),
+        ("[]", "empty list"),
+        ('{"a": 1}', "neither"),
+        ('[{"op": "remove", "id": 1', "not valid JSON"),
+    ]:
         e = parse_edit(bad)
         assert e.ops is None and e.twin is None and why in e.error
