@@ -176,6 +176,12 @@ class EditResult(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
+def _model_name(policy: Any, cfg: AgentConfig) -> str | None:
+    name = cfg.backend_options.get("model") or getattr(policy, "model_name", None)
+    name = name or getattr(policy, "model_path", None)
+    return "SmolLM2-135M-Instruct (embedded)" if name == "<embedded>" else name
+
+
 _WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -244,7 +250,7 @@ class RiverAgent:
                 checkpointer = self._saver_cm.__enter__()
             meta = {
                 "backend": cfg.backend,
-                "model": getattr(policy, "model_name", None) or cfg.backend_options.get("model"),
+                "model": _model_name(policy, cfg),
                 "adapter": getattr(policy, "adapter_name", None) or cfg.backend_options.get("adapter"),
             }
             self._rollout = Rollout(policy, cfg.rollout_config(), factory, checkpointer, meta=meta)

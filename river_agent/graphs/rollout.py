@@ -375,6 +375,10 @@ class Rollout:
             self._first_prompt[thread] = {"prompt_token_ids": c["prompt_token_ids"]}
         return c
 
+    def _template_opens_think(self, thread: str) -> bool:
+        """R1-style chat templates end the prompt with '<think>': the completion starts inside it."""
+        return _ends_in_think(self._chat_text.get(thread, ""))
+
     def _tokens(self, text: str) -> list[int] | None:
         tok = getattr(self.policy, "tokenize", None)
         if tok is not None:
@@ -412,7 +416,7 @@ class Rollout:
         if staged and cfg.constrained:
             constraint, cname = build_constraint(self.policy, "think", [], max_chars=4 * cfg.think_tokens)
         c = self._generate(thread, transcript, max_tokens=budget, stop=stops, constraint=constraint)
-        think_open = transcript.endswith("<think>") or transcript.endswith("<think>\n")
+        think_open = _ends_in_think(transcript) or (not transcript and self._template_opens_think(thread))
         text, devs = normalise_completion(
             c["text"], c["finish_reason"], c["stop_sequence"], c["reasoning"], think_open, turn
         )
@@ -749,7 +753,7 @@ class Rollout:
         messages, prefix = self._prompts[thread]
         segments = [Segment(**x) for x in st.get("segments", [])]
         transcript = st.get("transcript", "")
-        blocks, block_devs = parse_blocks(transcript, think_open=False)
+        blocks, block_devs = parse_blocks(transcript, think_open=self._template_opens_think(thread))
         status = st.get("status", "error")
         edited = TWINS.get(st["edited_key"]) if st.get("edited_key") else None
         cfg = self.config
@@ -788,6 +792,10 @@ class Rollout:
         if edited is not None:
             trace.extra["edited_key"] = st["edited_key"]
         return trace
+
+
+def _ends_in_think(text: str) -> bool:
+    return text.rstrip().endswith("<think>")
 
 
 def _policy_counter(policy: Any) -> Callable[[str], int] | None:

@@ -226,3 +226,30 @@ def test_trace_jsonl_round_trip(twin_path, tmp_path):
     back = load_traces(path)
     assert [t.model_dump() for t in back] == [t.model_dump() for t in traces]
     assert back[1].query == "q2" and back[0].grpo() == traces[0].grpo()
+
+
+class R1Policy(ScriptedPolicy):
+    """Scripted double with an R1-Distill-like chat template: the prompt ends inside <think>."""
+
+    def apply_chat_template(self, messages):
+        return "".join(f"<|{m['role']}|>{m['content']}" for m in messages) + "<|Assistant|><think>\n"
+
+
+def test_r1_template_think_in_prompt(twin_path):
+    policy = R1Policy(['The car overtakes.</think><edit>[{"op": "remove", "id": 2}]</edit>'])
+    trace = Rollout(policy, free()).run(twin_path, "q")
+    assert trace.status == "ok" and trace.deviations == []
+    assert [b.tag for b in trace.blocks] == ["think", "edit"]
+    assert isinstance(policy.calls[0]["prompt"], str) and policy.calls[0]["prompt"].endswith("<think>\n")
+
+
+def test_litellm_reasoning_content_is_put_back(twin_path):
+    class Moved(ScriptedPolicy):
+        def generate(self, prompt, params, constraint=None):
+            out = super().generate(prompt, params, constraint)
+            out[0].reasoning_content = "The car overtakes."
+            return out
+
+    trace = Rollout(Moved(['<edit>[{"op": "remove", "id": 2}]</edit>']), free()).run(twin_path, "q")
+    assert trace.status == "ok" and trace.deviation_tags() == ["reasoning_content"]
+    assert trace.completion_text.startswith("<think>The car overtakes.</think><edit>")
