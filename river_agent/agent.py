@@ -55,7 +55,7 @@ class AgentConfig:
     think_tokens: int = field(
         default=0, metadata={"help": "Token limit of the staged think (0: no think stage, fastest on CPU)."}
     )
-    edit_tokens: int = field(default=48, metadata={"help": "Token limit of the staged edit JSON."})
+    edit_tokens: int = field(default=64, metadata={"help": "Token limit of the staged edit JSON."})
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = field(default=None, metadata={"help": "Sampling seed."})

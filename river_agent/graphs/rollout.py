@@ -117,7 +117,9 @@ def make_params(**kw: Any) -> Any:
     return SamplingParams(**{k: v for k, v in kw.items() if k in names})
 
 
-def edit_schema(ids: list[int], max_ops: int | None = None, allow_frames: bool = True) -> dict[str, Any]:
+def edit_schema(
+    ids: list[int], max_ops: int | None = None, allow_frames: bool = True, max_string: int = 24
+) -> dict[str, Any]:
     """JSON schema of the edit ops on ``ids`` (from the backends package), optionally without ``frames`` and
     with at most ``max_ops`` ops (small models otherwise add random frame ranges and repeat ops)."""
     from river_agent.backends import constraints as C
@@ -126,6 +128,8 @@ def edit_schema(ids: list[int], max_ops: int | None = None, allow_frames: bool =
 
     def strip(node: Any) -> None:
         if isinstance(node, dict):
+            if node.get("type") == "string" and "enum" not in node and "const" not in node:
+                node["maxLength"] = max_string  # free strings (colour, style, category) stay short
             props = node.get("properties")
             if not allow_frames and isinstance(props, dict) and "op" in props:
                 props.pop("frames", None)
