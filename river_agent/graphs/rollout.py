@@ -156,10 +156,13 @@ def build_constraint(
     max_ops: int | None = None,
     allow_frames: bool = True,
     edit_open: str = "\n<edit>",
+    think_open: bool = False,
+    allow_execute: bool = True,
 ) -> tuple[Any, str | None]:
     """A decoding constraint for one staged generation, with its name; (None, None) when the backend has none.
 
-    kinds: ``think`` (plain text without tags, closed by </think>), ``ids`` (one or a few of the twin's ids,
+    kinds: ``turn`` (the free tag format: think, then execute or an edit JSON), ``think`` (plain text
+    without tags, closed by </think>), ``ids`` (one or a few of the twin's ids,
     then </target>), ``edit`` (a JSON list of edit ops on ``ids``, then </edit>), ``target_edit`` (both in
     one generation: ids, </target>, ``edit_open``, the ops JSON, </edit>).
     """
@@ -175,6 +178,15 @@ def build_constraint(
         return C.RegexConstraint(rf"[^<>]{{1,{max_chars}}}</think>"), "think_text"
     if kind == "ids":
         return C.RegexConstraint(ids_re + "</target>"), "target_ids"
+    if kind == "turn":
+        c = C.TagFormatConstraint(
+            edit_schema=edit_schema(ids, max_ops, allow_frames),
+            allow_execute=allow_execute,
+            max_think_chars=max_chars,
+            max_block_chars=max_chars,
+            think_opened_in_prompt=think_open,
+        )
+        return c, c.describe()
     json_body = C.JsonSchemaConstraint(edit_schema(ids, max_ops, allow_frames)).lark().split("%json", 1)[1]
     if kind == "edit":
         return C.LarkConstraint(f'start: %json{json_body} " "? "</edit>"', kind="edit_ops"), "edit_ops"
@@ -417,10 +429,21 @@ class Rollout:
         stops = ("</think>", *ACTION_STOPS) if staged else ACTION_STOPS
         budget = cfg.think_tokens if staged else cfg.max_new_tokens
         constraint, cname = None, None
+        think_open = _ends_in_think(transcript) or (not transcript and self._template_opens_think(thread))
         if staged and cfg.constrained:
             constraint, cname = build_constraint(self.policy, "think", [], max_chars=4 * cfg.think_tokens)
+        elif cfg.constrained and not transcript.endswith("<edit>"):
+            # the tag format, with the <edit> JSON on the twin's ids; the last turn must edit
+            constraint, cname = build_constraint(
+                self.policy,
+                "turn",
+                TWINS.get(state["twin_key"]).object_ids(),
+                max_chars=3 * budget,
+                think_open=think_open,
+                allow_execute=turn < cfg.max_turns - 1,
+                allow_frames=True,
+            )
         c = self._generate(thread, transcript, max_tokens=budget, stop=stops, constraint=constraint)
-        think_open = _ends_in_think(transcript) or (not transcript and self._template_opens_think(thread))
         text, devs = normalise_completion(
             c["text"], c["finish_reason"], c["stop_sequence"], c["reasoning"], think_open, turn
         )

@@ -187,7 +187,7 @@ def test_staged_constraints_compile():
     class P:
         supports_constraints = True
 
-    for kind in ("think", "ids", "edit", "target_edit"):
+    for kind in ("think", "ids", "edit", "target_edit", "turn"):
         c, name = build_constraint(P(), kind, [1, 2, 5], max_ops=2, allow_frames=False)
         assert name and c.grammar()
 
