@@ -438,7 +438,7 @@ class Rollout:
                 self.policy,
                 "turn",
                 TWINS.get(state["twin_key"]).object_ids(),
-                max_chars=3 * budget,
+                max_chars=2 * budget,
                 think_open=think_open,
                 allow_execute=turn < cfg.max_turns - 1,
                 allow_frames=True,
