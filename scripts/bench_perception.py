@@ -24,8 +24,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from river_agent.tools.perception import get_perception  # noqa: E402
-from river_agent.tools.perception.evaluate import evaluate_dirs  # noqa: E402
+from river_agent.tools.perception import get_perception
+from river_agent.tools.perception.evaluate import evaluate_dirs
 
 METRICS = ("mask_iou", "idf1", "category_accuracy", "centroid_error_px", "depth_order_accuracy")
 
@@ -49,7 +49,10 @@ def accuracy(suite: Path, perception: str, console: Console) -> None:
             s = evaluate_dirs(Path(tmp) / case.name, case)
             rows.append([getattr(s, m) for m in METRICS])
             table.add_row(
-                case.name, *(f"{getattr(s, m):.3f}" for m in METRICS), f"{s.gt_objects}/{s.pred_objects}", f"{dt:.2f}"
+                case.name,
+                *(f"{getattr(s, m):.3f}" for m in METRICS),
+                f"{s.gt_objects}/{s.pred_objects}",
+                f"{dt:.2f}",
             )
     mean = np.mean(rows, axis=0)
     table.add_row("[bold]mean", *(f"[bold]{v:.3f}" for v in mean), "", "")
@@ -57,13 +60,13 @@ def accuracy(suite: Path, perception: str, console: Console) -> None:
 
 
 def _make_video(path: Path, frames: int, seed: int = 3) -> None:
+    """A random RVE-Synth scene at 832x480 (the benchmark's own generator), written losslessly."""
     from river_agent.bench.sampler import sample_scene
-    from river_agent.bench.scene import render_scene_frames
-
-    scene = sample_scene(np.random.default_rng(seed), width=832, height=480, num_frames=frames)
+    from river_agent.bench.scene import render
     from river_agent.video.io import write_video
 
-    write_video(path, render_scene_frames(scene), fps=24, quality="lossless")
+    scene = sample_scene(np.random.default_rng(seed), width=832, height=480, num_frames=frames)
+    write_video(path, (frame for _, frame, _ in render(scene)), fps=24, quality="lossless")
 
 
 def _child(video: str, out: str, perception: str) -> None:
@@ -84,10 +87,14 @@ def speed(perception: str, n: int, console: Console) -> None:
             _make_video(video, frames)
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(video), str(Path(tmp) / f"o{frames}"), perception],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            table.add_row(str(r["frames"]), f"{r['seconds']:.2f}", f"{r['frames'] / r['seconds']:.1f}", f"{r['peak_mb']:.0f}")
+            table.add_row(
+                str(r["frames"]), f"{r['seconds']:.2f}", f"{r['frames'] / r['seconds']:.1f}", f"{r['peak_mb']:.0f}"
+            )
     console.print(table)
 
 
