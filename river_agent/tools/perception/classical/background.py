@@ -56,6 +56,15 @@ def build_background(
     background = np.median(frames, axis=0).astype(np.uint8)
     h, w = background.shape[:2]
     ground = _ground(background, ksize_frac=1 / 3)
+    # where the median still looks like an object (one that sat there in most sampled frames), take instead the
+    # sampled value closest to the ground: any frame in which the spot was uncovered wins
+    suspect = max_abs_diff(background, ground) > threshold
+    if suspect.any():
+        ys, xs = np.nonzero(suspect)
+        vals = frames[:, ys, xs].astype(np.int16)  # S x N x 3
+        dist = np.abs(vals - ground[ys, xs][None].astype(np.int16)).max(-1)
+        background[ys, xs] = vals[np.argmin(dist, 0), np.arange(ys.size)].astype(np.uint8)
+        ground = _ground(background, ksize_frac=1 / 3)
     static_labels = np.zeros((h, w), np.int32)
     count = 0
     if static_objects:
@@ -71,6 +80,9 @@ def build_background(
                 continue
             x, y, bw, bh = stats[i, :4]
             if min(bw, bh) < max(6, 0.04 * h) or area < 3 * min_area:  # road marks, horizon seams
+                continue
+            comp_diff = max_abs_diff(background[y : y + bh, x : x + bw], ground[y : y + bh, x : x + bw])
+            if comp_diff[labels[y : y + bh, x : x + bw] == i].mean() < 1.6 * threshold:  # soft texture (clouds)
                 continue
             comp = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
             contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
