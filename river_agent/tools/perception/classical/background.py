@@ -22,6 +22,14 @@ class BackgroundModel:
     ground: np.ndarray  # HxWx3 uint8, the background with compact objects blurred away
     static_labels: np.ndarray  # HxW int32, standing objects found in the background (0 = none)
     num_static: int
+    rows: np.ndarray | None = None  # Hx1x3 per-row median of the background (layered scenes)
+
+    def ground_distance(self, frame: np.ndarray) -> np.ndarray:
+        """Per-pixel max-channel distance of ``frame`` to the nearer of the two ground models."""
+        d = max_abs_diff(frame, self.ground)
+        if self.rows is not None:
+            d = np.minimum(d, max_abs_diff(frame, np.broadcast_to(self.rows, frame.shape)))
+        return d
 
 
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -39,9 +47,17 @@ def sample_frames(video: Path, num_frames: int, max_samples: int) -> np.ndarray:
 
 
 def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
-    """Median blur with a kernel larger than any standing object: keeps straight edges (horizon), drops blobs."""
+    """The background without compact objects: per pixel, whichever of two models is closer to it.
+
+    A median blur with a kernel larger than any standing object keeps straight edges and drops blobs; a per-row
+    median keeps horizontal layers thinner than that kernel (roads, horizons) and drops what covers less than
+    half a row.
+    """
     k = int(min(background.shape[:2]) * ksize_frac) // 2 * 2 + 1
-    return cv2.medianBlur(background, max(3, k))
+    blur = cv2.medianBlur(background, max(3, k))
+    rows = np.broadcast_to(np.median(background, axis=1).astype(np.uint8)[:, None], background.shape)
+    closer = max_abs_diff(background, rows) < max_abs_diff(background, blur)
+    return np.where(closer[..., None], rows, blur)
 
 
 def build_background(
@@ -63,7 +79,18 @@ def build_background(
         ys, xs = np.nonzero(suspect)
         vals = frames[:, ys, xs].astype(np.int16)  # S x N x 3
         dist = np.abs(vals - ground[ys, xs][None].astype(np.int16)).max(-1)
-        background[ys, xs] = vals[np.argmin(dist, 0), np.arange(ys.size)].astype(np.uint8)
+        chosen = vals[np.argmin(dist, 0), np.arange(ys.size)]  # N x 3
+        # accept it only where it is stable (seen in several samples) and looks like ground (not another object)
+        agree = (np.abs(vals - chosen[None]).max(-1) <= threshold // 2).sum(0)
+        ok = (agree >= max(2, vals.shape[0] // 8)) & (dist.min(0) <= 2 * threshold)
+        background[ys[ok], xs[ok]] = chosen[ok].astype(np.uint8)
+        # a standing object is constant; a spot that keeps changing yet never shows ground is covered by moving
+        # things in turn (a slow, long object): its best guess is the ground itself
+        cur = background[ys, xs].astype(np.int16)
+        stable = (np.abs(vals - cur[None]).max(-1) <= threshold // 2).mean(0) >= 0.7
+        still = np.abs(cur - ground[ys, xs].astype(np.int16)).max(-1) > threshold
+        bad = still & ~stable
+        background[ys[bad], xs[bad]] = ground[ys[bad], xs[bad]]
         ground = _ground(background, ksize_frac=1 / 3)
     static_labels = np.zeros((h, w), np.int32)
     count = 0
@@ -91,4 +118,5 @@ def build_background(
                 continue
             count += 1
             static_labels[y : y + bh, x : x + bw][comp.astype(bool)] = count
-    return BackgroundModel(background, ground, static_labels, count)
+    rows = np.median(background, axis=1).astype(np.uint8)[:, None]
+    return BackgroundModel(background, ground, static_labels, count, rows)

@@ -102,7 +102,7 @@ class ClassicalSegmenter:
             moving = d_bg > cfg.threshold
             d_gr = None
             if self._static:
-                d_gr = max_abs_diff(frame, self.model.ground)
+                d_gr = self.model.ground_distance(frame)
                 moving &= ~(static_zone & (d_gr <= cfg.threshold))
             mov8 = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, kernel)
             mov8 = cv2.morphologyEx(mov8, cv2.MORPH_CLOSE, kernel)
