@@ -208,6 +208,8 @@ class ClassicalSegmenter:
             assigned[tid] = detections[k]
         for det in leftovers:
             owner = self._owner_of_fragment(det, assigned, preds)
+            if owner is None:
+                owner = self._touching_lookalike(det, assigned, frame)
             if owner is not None:
                 assigned[owner] = union_regions(assigned[owner], det)
                 continue
@@ -288,6 +290,20 @@ class ClassicalSegmenter:
             if crop_overlap(pcrop, px, py, det.crop, det.bbox[0], det.bbox[1]) >= 0.5 * det.size:
                 return tid
         return None
+
+    def _touching_lookalike(self, det: Region, assigned: dict[int, Region], frame: np.ndarray) -> int | None:
+        """A region this frame's piece touches and resembles: a part of that object, not a new one."""
+        x0, y0, x1, y1 = det.bbox
+        hist = color_hist(frame[y0:y1, x0:x1][det.crop])
+        grown = cv2.dilate(np.pad(det.crop, 3).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        best, best_d = None, 0.3
+        for tid, r in assigned.items():
+            if crop_overlap(grown, x0 - 3, y0 - 3, r.crop, r.bbox[0], r.bbox[1]) == 0:
+                continue
+            d = hist_distance(self.tracks[tid].hist, hist)
+            if d < best_d:
+                best, best_d = tid, d
+        return best
 
     def _reidentify(self, t: int, det: Region, frame: np.ndarray, exclude: set[int]) -> Track | None:
         x0, y0, x1, y1 = det.bbox
