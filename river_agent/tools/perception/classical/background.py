@@ -46,6 +46,15 @@ def sample_frames(video: Path, num_frames: int, max_samples: int) -> np.ndarray:
     return np.stack(out)
 
 
+def _row_model(background: np.ndarray) -> np.ndarray:
+    """Hx1x3: the median of each row, then a running median over neighbouring rows (thin marks do not count)."""
+    from scipy.ndimage import median_filter
+
+    rows = np.median(background, axis=1)
+    k = max(3, int(background.shape[0] * 0.045) // 2 * 2 + 1)
+    return median_filter(rows, size=(k, 1), mode="nearest").astype(np.uint8)[:, None]
+
+
 def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
     """The background without compact objects: per pixel, whichever of two models is closer to it.
 
@@ -55,7 +64,7 @@ def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
     """
     k = int(min(background.shape[:2]) * ksize_frac) // 2 * 2 + 1
     blur = cv2.medianBlur(background, max(3, k))
-    rows = np.broadcast_to(np.median(background, axis=1).astype(np.uint8)[:, None], background.shape)
+    rows = np.broadcast_to(_row_model(background), background.shape)
     closer = max_abs_diff(background, rows) < max_abs_diff(background, blur)
     return np.where(closer[..., None], rows, blur)
 
@@ -100,9 +109,13 @@ def build_background(
             ground = _ground(np.where(diff[..., None], ground, background), ksize_frac=1 / 3)
         diff = max_abs_diff(background, ground) > threshold
         mask = cv2.morphologyEx(diff.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        # pieces of one object split by a thin seam (a painted line, a shading edge) are labelled together
+        joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        labels[mask == 0] = 0
         for i in range(1, n):
-            area = stats[i, cv2.CC_STAT_AREA]
+            x, y, bw, bh = stats[i, :4]
+            area = int(np.count_nonzero(labels[y : y + bh, x : x + bw] == i))
             if area < min_area or area > max_area_frac * h * w:
                 continue
             x, y, bw, bh = stats[i, :4]
@@ -118,5 +131,5 @@ def build_background(
                 continue
             count += 1
             static_labels[y : y + bh, x : x + bw][comp.astype(bool)] = count
-    rows = np.median(background, axis=1).astype(np.uint8)[:, None]
+    rows = _row_model(background)
     return BackgroundModel(background, ground, static_labels, count, rows)
