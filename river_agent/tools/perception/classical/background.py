@@ -69,6 +69,73 @@ def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
     return np.where(closer[..., None], rows, blur)
 
 
+def _colour_keys(image: np.ndarray) -> np.ndarray:
+    """Per pixel: a hue bin 0..11 for chromatic colours, 12 for dark, 13 for light grays (patterns that modulate
+    brightness keep their key)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    h, sat, val = hsv[..., 0].astype(np.int32), hsv[..., 1], hsv[..., 2]
+    keys = (h * 12) // 180
+    keys = np.where(val < 60, 12, np.where(sat < 50, 13, keys))
+    return keys.astype(np.int32)
+
+
+def _keys_close(a: int, b: int) -> bool:
+    if a >= 12 or b >= 12:
+        return a == b
+    d = abs(a - b)
+    return min(d, 12 - d) <= 1
+
+
+def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple[np.ndarray, np.ndarray, int]:
+    """Components of ``mask`` split where the colour (hue) changes, then re-joined where pieces closer than
+    ``gap`` px have close colours: one object split by a seam stays one, touching objects of different colours
+    come apart."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    keys = _colour_keys(image)
+    labels = np.zeros(mask.shape, np.int32)
+    piece_key = [0]
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return labels, np.zeros((1, 5), np.int32), 1
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    sub_mask, sub_keys = mask[y0:y1, x0:x1] > 0, keys[y0:y1, x0:x1]
+    sub_labels = labels[y0:y1, x0:x1]
+    for k in np.unique(sub_keys[sub_mask]).tolist():
+        n_k, lab_k = cv2.connectedComponents((sub_mask & (sub_keys == k)).astype(np.uint8), connectivity=8)
+        for i in range(1, n_k):
+            sub_labels[lab_k == i] = len(piece_key)
+            piece_key.append(k)
+    n = len(piece_key)
+    sizes = np.bincount(labels.ravel(), minlength=n)
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((gap, gap), np.uint8)).astype(np.int32)
+    near = (grown != labels) & (labels > 0) & (grown > 0)
+    pairs = set(zip(labels[near].tolist(), grown[near].tolist(), strict=True))
+    edges = []
+    for a, b in pairs:
+        if a == b:
+            continue
+        tiny = min(sizes[a], sizes[b]) < 40  # anti-aliased rims and specks follow their neighbour
+        if tiny or _keys_close(piece_key[a], piece_key[b]):
+            edges.append((a, b))
+    if edges:
+        rows, cols = zip(*edges, strict=True)
+        graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+    else:
+        comp = np.arange(n)
+    comp = comp - comp[0]
+    order = {c: i for i, c in enumerate(sorted(set(comp.tolist())))}
+    merged = np.array([order[c] for c in comp.tolist()], np.int32)[labels]
+    m = len(order)
+    stats = np.zeros((m, 5), np.int32)
+    for i in range(1, m):
+        ys, xs = np.nonzero(merged == i)
+        stats[i] = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1, ys.size)
+    return merged, stats, m
+
+
 def build_background(
     frames: np.ndarray,
     static_objects: bool,
@@ -109,10 +176,7 @@ def build_background(
             ground = _ground(np.where(diff[..., None], ground, background), ksize_frac=1 / 3)
         diff = max_abs_diff(background, ground) > threshold
         mask = cv2.morphologyEx(diff.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        # pieces of one object split by a thin seam (a painted line, a shading edge) are labelled together
-        joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-        labels[mask == 0] = 0
+        labels, stats, n = _join_lookalikes(mask, background)
         for i in range(1, n):
             x, y, bw, bh = stats[i, :4]
             area = int(np.count_nonzero(labels[y : y + bh, x : x + bw] == i))
