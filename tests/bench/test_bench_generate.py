@@ -128,3 +128,31 @@ def test_in_front_of_needs_real_silhouette_overlap():
         labels = [render_frame(scene, t)[1] for t in range(4)]
         world = World.from_twin(build_twin(scene, labels))
         assert occlusion_holds(scene, logic, world, [2]) is expected
+
+
+def test_cli_generate_and_bad_arguments(tmp_path):
+    from river_agent.cli import main
+
+    out = tmp_path / "s"
+    assert (
+        main(
+            [
+                "bench",
+                "generate",
+                "--n",
+                "1",
+                "--frames",
+                "6",
+                "--width",
+                "96",
+                "--height",
+                "64",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (out / "suite.json").exists() and len(list_cases(out)) == 1
+    assert main(["bench", "generate", "--n", "0", "--out", str(tmp_path / "z")]) == 1
+    assert main(["bench", "generate", "--n", "1", "--width", "10", "--out", str(tmp_path / "z")]) == 1
