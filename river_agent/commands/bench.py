@@ -48,12 +48,20 @@ def evaluate(
     renderer: str = typer.Option("classical", "--renderer", help="Renderer for the oracle and river systems."),
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N cases (0 = all)."),
     model_metrics: bool = typer.Option(False, "--model-metrics", help="Also compute configured model metrics."),
+    agent_config: Path | None = typer.Option(None, "--agent-config", help="river: AgentConfig file (yaml/json)."),
 ) -> None:
     """Evaluate a system on a suite: localization J, preservation, fidelity; report.json + index.html."""
     from river_agent.bench.evaluate import EvalConfig, run_eval
     from river_agent.bench.report import print_summary
 
-    cfg = EvalConfig(system=system, gt_twin=gt_twin, renderer=renderer, limit=limit, model_metrics=model_metrics)
+    cfg = EvalConfig(
+        system=system,
+        gt_twin=gt_twin,
+        renderer=renderer,
+        limit=limit,
+        model_metrics=model_metrics,
+        agent_config=str(agent_config) if agent_config else None,
+    )
     with _progress() as prog:
         task = prog.add_task(f"evaluating {system}", total=None)
 

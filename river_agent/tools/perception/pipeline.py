@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from river_agent.tools.perception.base import Categoriser, DepthEstimator, Describer, Segmenter
 from river_agent.tools.perception.classical.attributes import AttributeAccumulator
 from river_agent.twin.io import save_twin
-from river_agent.twin.masks import mask_filename, read_label_map
+from river_agent.twin.masks import mask_filename
 from river_agent.twin.schema import Frame, Instance, Spatial, Twin, VideoMeta
 from river_agent.video.io import probe_video
 
@@ -48,13 +47,15 @@ class Perception:
     def run(self, video: str | Path, out_dir: str | Path, progress: bool = True) -> Twin:
         """Build the twin of ``video`` and write it (twin.json + masks/) to ``out_dir``; returns the twin."""
         video, out_dir = Path(video), Path(out_dir)
-        info = probe_video(video)
+        info = probe_video(video, count_frames=False)
+        if not info.num_frames:  # no count in the header: count by decoding
+            info = probe_video(video)
         attrs = AttributeAccumulator()
         seen: list[list[_Seen]] = []
         with tempfile.TemporaryDirectory(prefix="river-perception-") as tmp:
             tmpdir = Path(tmp)
             for seg in self._progress(self.segmenter.segment(video, info), info.num_frames, progress):
-                cv2.imwrite(str(tmpdir / f"{seg.t:05d}.png"), seg.label_map, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                np.save(tmpdir / f"{seg.t:05d}.npy", seg.label_map)
                 self.categoriser.observe(seg)
                 self.depth.observe(seg)
                 attrs.observe(seg)
@@ -112,14 +113,18 @@ class Perception:
             lut = np.zeros(max([0, *id_map.keys(), *(s.raw_id for f in seen for s in f)]) + 1, np.uint16)
             for raw, (fid, _, _) in objects.items():
                 lut[raw] = fid
-            save_twin(twin, out_dir, label_maps=self._remapped(tmpdir, len(frames), lut))
+            save_twin(
+                twin, out_dir, label_maps=self._remapped(tmpdir, len(frames), lut, (info.height, info.width))
+            )
         return twin.with_root(out_dir)
 
     @staticmethod
-    def _remapped(tmpdir: Path, n: int, lut: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    def _remapped(
+        tmpdir: Path, n: int, lut: np.ndarray, shape: tuple[int, int]
+    ) -> Iterator[tuple[int, np.ndarray]]:
         for t in range(n):
-            path = tmpdir / f"{t:05d}.png"
-            yield t, lut[read_label_map(path)]
+            path = tmpdir / f"{t:05d}.npy"
+            yield t, lut[np.load(path)] if path.exists() else np.zeros(shape, np.uint16)
 
     @staticmethod
     def _progress(it: Iterator, total: int, enabled: bool) -> Iterator:

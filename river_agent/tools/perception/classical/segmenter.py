@@ -102,12 +102,12 @@ class ClassicalSegmenter:
             moving = d_bg > cfg.threshold
             d_gr = None
             if self._static:
-                d_gr = max_abs_diff(frame, self.model.ground)
+                d_gr = self.model.ground_distance(frame)
                 moving &= ~(static_zone & (d_gr <= cfg.threshold))
             mov8 = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, kernel)
             mov8 = cv2.morphologyEx(mov8, cv2.MORPH_CLOSE, kernel)
             regions = self._static_regions(t, frame, mov8, d_gr) if self._static else {}
-            regions.update(self._moving_regions(t, frame, mov8))
+            regions.update(self._moving_regions(t, frame, mov8, regions))
             self._record_occlusions(t, regions)
             label_map = np.zeros((h, w), np.uint16)
             for tid, r in regions.items():
@@ -169,7 +169,9 @@ class ClassicalSegmenter:
             out[tid] = region
         return out
 
-    def _moving_regions(self, t: int, frame: np.ndarray, mov8: np.ndarray) -> dict[int, Region]:
+    def _moving_regions(
+        self, t: int, frame: np.ndarray, mov8: np.ndarray, static: dict[int, Region]
+    ) -> dict[int, Region]:
         cfg = self.cfg
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mov8, connectivity=8)
         comps: list[Region] = []
@@ -179,7 +181,7 @@ class ClassicalSegmenter:
         for i in big:
             x, y, bw, bh = (int(v) for v in stats[i, :4])
             region = Region.from_crop(0, labels[y : y + bh, x : x + bw] == i, x, y)
-            if region is not None:
+            if region is not None and not self._absorbed_by_static(region, static, frame):
                 comps.append(region)
         active = [tr for tr in self.tracks.values() if not tr.static and t - tr.last_t <= cfg.max_coast]
         preds = {tr.tid: tr.predicted(t) for tr in active}
@@ -208,6 +210,8 @@ class ClassicalSegmenter:
             assigned[tid] = detections[k]
         for det in leftovers:
             owner = self._owner_of_fragment(det, assigned, preds)
+            if owner is None:
+                owner = self._touching_lookalike(det, assigned, frame)
             if owner is not None:
                 assigned[owner] = union_regions(assigned[owner], det)
                 continue
@@ -288,6 +292,36 @@ class ClassicalSegmenter:
             if crop_overlap(pcrop, px, py, det.crop, det.bbox[0], det.bbox[1]) >= 0.5 * det.size:
                 return tid
         return None
+
+    def _absorbed_by_static(self, comp: Region, static: dict[int, Region], frame: np.ndarray) -> bool:
+        """A moving piece touching a standing object of its colours is that object moving off its resting place."""
+        if not static:
+            return False
+        x0, y0, x1, y1 = comp.bbox
+        hist = color_hist(frame[y0:y1, x0:x1][comp.crop])
+        grown = cv2.dilate(np.pad(comp.crop, 3).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        for tid, r in static.items():
+            if crop_overlap(grown, x0 - 3, y0 - 3, r.crop, r.bbox[0], r.bbox[1]) == 0:
+                continue
+            if hist_distance(self.tracks[tid].hist, hist) < 0.35:
+                static[tid] = union_regions(r, comp)
+                static[tid].obj_id = tid
+                return True
+        return False
+
+    def _touching_lookalike(self, det: Region, assigned: dict[int, Region], frame: np.ndarray) -> int | None:
+        """A region this frame's piece touches and resembles: a part of that object, not a new one."""
+        x0, y0, x1, y1 = det.bbox
+        hist = color_hist(frame[y0:y1, x0:x1][det.crop])
+        grown = cv2.dilate(np.pad(det.crop, 3).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        best, best_d = None, 0.3
+        for tid, r in assigned.items():
+            if crop_overlap(grown, x0 - 3, y0 - 3, r.crop, r.bbox[0], r.bbox[1]) == 0:
+                continue
+            d = hist_distance(self.tracks[tid].hist, hist)
+            if d < best_d:
+                best, best_d = tid, d
+        return best
 
     def _reidentify(self, t: int, det: Region, frame: np.ndarray, exclude: set[int]) -> Track | None:
         x0, y0, x1, y1 = det.bbox

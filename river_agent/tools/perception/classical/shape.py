@@ -43,7 +43,7 @@ def descriptors(mask: np.ndarray) -> np.ndarray | None:
 class ShapeClassifier:
     """Nearest prototype (scaled L2 over descriptors); 'object' when nothing is close enough."""
 
-    def __init__(self, prototypes: dict[str, list[list[float]]] | None = None, max_distance: float = 2.5) -> None:
+    def __init__(self, prototypes: dict[str, list[list[float]]] | None = None, max_distance: float = 4.0) -> None:
         if prototypes is None:
             prototypes = json.loads(PROTOTYPES_FILE.read_text()) if PROTOTYPES_FILE.exists() else {}
         self.labels: list[str] = []
