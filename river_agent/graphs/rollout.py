@@ -770,6 +770,8 @@ class Rollout:
             if entry is not None:
                 entry[0].close()
         trace = self._trace(final, thread, key, (time.perf_counter() - t0) * 1000)
+        if key.startswith("mem:"):
+            TWINS.drop(key)  # in-memory twins cannot be resumed in another process anyway
         self._prompts.pop(thread, None)
         self._first_prompt.pop(thread, None)
         self._chat_text.pop(thread, None)
@@ -805,7 +807,7 @@ class Rollout:
             + [d for d in block_devs if d.tag == "untagged_text"],
             turns=st.get("turn", 0),
             status=status if status in ("ok", "invalid", "max_turns", "error") else "error",
-            ops=st.get("ops") if edited is not None or st.get("ops") else None,
+            ops=st.get("ops"),
             edited_twin=st.get("edited_twin"),
             valid=status == "ok",
             reason=st.get("reason", ""),

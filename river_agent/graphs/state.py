@@ -39,9 +39,10 @@ class RolloutState(TypedDict, total=False):
 class TwinRegistry:
     """Process-wide handles for twins: ``path:<twin.json>`` (reloadable) or ``mem:<uuid>`` (this process only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_edited: int = 64) -> None:
         self._twins: dict[str, Twin] = {}
         self._lock = threading.Lock()
+        self.max_edited = max_edited  # D' of finished rollouts kept for their callers (oldest dropped first)
 
     def put(self, twin: Twin | str | Path, key: str | None = None) -> str:
         if not isinstance(twin, Twin):
@@ -53,7 +54,12 @@ class TwinRegistry:
             return key
         key = key or f"mem:{uuid.uuid4().hex}"
         with self._lock:
+            self._twins.pop(key, None)
             self._twins[key] = twin
+            if key.startswith("edited:"):
+                edited = [k for k in self._twins if k.startswith("edited:")]
+                for old in edited[: max(0, len(edited) - self.max_edited)]:
+                    del self._twins[old]
         return key
 
     def get(self, key: str) -> Twin:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from river_agent.errors import RiverError
 from river_agent.graphs.rollout import BackendFailure, Rollout, RolloutConfig
 from river_agent.trace import load_traces, save_traces
 from river_agent.twin.io import load_twin
@@ -253,3 +254,18 @@ def test_litellm_reasoning_content_is_put_back(twin_path):
     trace = Rollout(Moved(['<edit>[{"op": "remove", "id": 2}]</edit>']), free()).run(twin_path, "q")
     assert trace.status == "ok" and trace.deviation_tags() == ["reasoning_content"]
     assert trace.completion_text.startswith("<think>The car overtakes.</think><edit>")
+
+
+def test_registry_keeps_a_bounded_number_of_edited_twins(twin_path):
+    from river_agent.graphs.state import TwinRegistry
+    from river_agent.twin.io import load_twin
+
+    reg = TwinRegistry(max_edited=3)
+    twin = load_twin(twin_path)
+    for i in range(5):
+        reg.put(twin, key=f"edited:{i}")
+    mem = reg.put(twin)
+    assert sorted(k for k in reg._twins if k.startswith("edited:")) == ["edited:2", "edited:3", "edited:4"]
+    reg.drop(mem)
+    with pytest.raises(RiverError):
+        reg.get(mem)
