@@ -65,7 +65,7 @@ class RolloutConfig:
     strategy: str = field(default="staged", metadata={"help": "'free' (think/execute/edit) or 'staged'."})
     max_turns: int = field(default=4, metadata={"help": "Most policy generations before the rollout fails."})
     max_new_tokens: int = field(default=256, metadata={"help": "Token limit of one think/execute generation."})
-    think_tokens: int = field(default=48, metadata={"help": "Token limit of the staged think."})
+    think_tokens: int = field(default=0, metadata={"help": "Token limit of the staged think (0: none)."})
     edit_tokens: int = field(default=64, metadata={"help": "Token limit of an <edit> generation (staged)."})
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
@@ -77,6 +77,9 @@ class RolloutConfig:
     results_max_chars: int = field(default=1200, metadata={"help": "Cap on one <results> block."})
     fused: bool = field(
         default=True, metadata={"help": "Staged: target ids and edit in one generation (one prompt prefill)."}
+    )
+    op_stage: bool = field(
+        default=True, metadata={"help": "Staged + constrained: choose the op from the request alone first."}
     )
     allow_frames: bool = field(
         default=False, metadata={"help": "Staged + constrained: allow 'frames' ranges in the edit ops."}
@@ -117,8 +120,23 @@ def make_params(**kw: Any) -> Any:
     return SamplingParams(**{k: v for k, v in kw.items() if k in names})
 
 
+OP_MODELS = {
+    "recolor": "Recolor",
+    "remove": "Remove",
+    "move": "Move",
+    "resize": "Resize",
+    "replace": "Replace",
+    "restyle": "Restyle",
+    "set_attribute": "SetAttribute",
+}
+
+
 def edit_schema(
-    ids: list[int], max_ops: int | None = None, allow_frames: bool = True, max_string: int = 24
+    ids: list[int],
+    max_ops: int | None = None,
+    allow_frames: bool = True,
+    max_string: int = 24,
+    ops: list[str] | None = None,
 ) -> dict[str, Any]:
     """JSON schema of the edit ops on ``ids`` (from the backends package), optionally without ``frames`` and
     with at most ``max_ops`` ops (small models otherwise add random frame ranges and repeat ops)."""
@@ -141,6 +159,10 @@ def edit_schema(
                 strip(v)
 
     strip(schema)
+    if ops:
+        keep = {f"#/$defs/{OP_MODELS[o]}" for o in ops}
+        schema["items"]["anyOf"] = [v for v in schema["items"]["anyOf"] if v.get("$ref") in keep]
+        schema["$defs"] = {k: v for k, v in schema["$defs"].items() if f"#/$defs/{k}" in keep}
     if max_ops is not None:
         schema["maxItems"] = max_ops
     schema["minItems"] = 1
@@ -158,6 +180,7 @@ def build_constraint(
     edit_open: str = "\n<edit>",
     think_open: bool = False,
     allow_execute: bool = True,
+    ops: list[str] | None = None,
 ) -> tuple[Any, str | None]:
     """A decoding constraint for one staged generation, with its name; (None, None) when the backend has none.
 
@@ -187,7 +210,10 @@ def build_constraint(
             think_opened_in_prompt=think_open,
         )
         return c, c.describe()
-    json_body = C.JsonSchemaConstraint(edit_schema(ids, max_ops, allow_frames)).lark().split("%json", 1)[1]
+    if kind == "op":
+        return C.RegexConstraint(" ?(?:" + "|".join(ops or OP_MODELS) + ")"), "op_choice"
+    schema = edit_schema(ids, max_ops, allow_frames, ops=ops)
+    json_body = C.JsonSchemaConstraint(schema).lark().split("%json", 1)[1]
     if kind == "edit":
         return C.LarkConstraint(f'start: %json{json_body} " "? "</edit>"', kind="edit_ops"), "edit_ops"
     if kind == "target_edit":
@@ -300,6 +326,8 @@ class Rollout:
         self._prompts: dict[str, tuple[list[dict[str, str]], str]] = {}
         self._first_prompt: dict[str, dict[str, Any]] = {}
         self._chat_text: dict[str, str] = {}
+        self._query: dict[str, str] = {}
+        self._op_info: dict[str, dict[str, Any]] = {}
         self.graph = self._build().compile(checkpointer=checkpointer)
 
     # ------------------------------------------------------------------------------------------------ build
@@ -581,9 +609,16 @@ class Rollout:
         """Fused staged generation: ``ids</target>`` then ``<edit>ops</edit>``, one prompt prefill."""
         cfg = self.config
         edit_open = self.prompts["staged"]["edit_open"]
+        ops = self._op_stage(thread) if cfg.op_stage and cfg.constrained else None
         constraint, cname = (
             build_constraint(
-                self.policy, "target_edit", ids, max_ops=2, allow_frames=cfg.allow_frames, edit_open=edit_open
+                self.policy,
+                "target_edit",
+                ids,
+                max_ops=2,
+                allow_frames=cfg.allow_frames,
+                edit_open=edit_open,
+                ops=ops,
             )
             if cfg.constrained
             else (None, None)
@@ -633,6 +668,40 @@ class Rollout:
                 "edit_text": parsed.edit_text or "",
             },
         )
+
+    def _op_stage(self, thread: str) -> list[str] | None:
+        """Per-stage prompting: which kind of edit the request asks for, from the request alone (a short
+        prompt with its own few-shot pairs); the answer restricts the op of the edit JSON."""
+        constraint, _ = build_constraint(self.policy, "op", [])
+        if constraint is None:
+            return None
+        stage = self.prompts["staged"]["op"]
+        query = self._query.get(thread, "")
+        messages = [{"role": "system", "content": stage["system"].strip()}]
+        for ex in load_fewshot(self.config.fewshot_file)[: self.config.few_shot_k]:
+            messages.append({"role": "user", "content": render(stage["user"], query=ex.query).strip()})
+            messages.append({"role": "assistant", "content": json.loads(ex.edit)[0]["op"]})
+        messages.append({"role": "user", "content": render(stage["user"], query=query).strip()})
+        template = getattr(self.policy, "apply_chat_template", None)
+        prompt = template(messages) if template is not None else messages
+        params = make_params(
+            max_tokens=6, temperature=0.0, top_p=1.0, stop=[], n=1, seed=self.config.seed, logprobs=True
+        )
+        t0 = time.perf_counter()
+        try:
+            out = self.policy.generate(prompt, params, constraint=constraint)[0]
+        except Exception as exc:  # a failed op stage only loses the hint
+            self._op_info[thread] = {"error": f"{type(exc).__name__}: {exc}"}
+            return None
+        op = (getattr(out, "text", "") or "").strip()
+        self._op_info[thread] = {
+            "op": op,
+            "messages": messages,
+            "token_ids": getattr(out, "token_ids", None),
+            "logprobs": getattr(out, "logprobs", None),
+            "duration_ms": (time.perf_counter() - t0) * 1000,
+        }
+        return [op] if op in OP_MODELS else None
 
     def _compose(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread, cfg = self._thread(config), self.config
@@ -756,6 +825,7 @@ class Rollout:
     ) -> Trace:
         twin = TWINS.get(key)
         self._prompts[thread] = self.build_messages(twin, query)
+        self._query[thread] = query
         if state is not None:
             state["transcript"] = self._prompts[thread][1]
         if on_event is not None:
@@ -775,6 +845,10 @@ class Rollout:
         self._prompts.pop(thread, None)
         self._first_prompt.pop(thread, None)
         self._chat_text.pop(thread, None)
+        self._query.pop(thread, None)
+        op_info = self._op_info.pop(thread, None)
+        if op_info is not None:
+            trace.extra["op_stage"] = op_info
         return trace
 
     # ------------------------------------------------------------------------------------------------ trace

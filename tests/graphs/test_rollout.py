@@ -269,3 +269,18 @@ def test_registry_keeps_a_bounded_number_of_edited_twins(twin_path):
     reg.drop(mem)
     with pytest.raises(RiverError):
         reg.get(mem)
+
+
+def test_op_stage_restricts_the_edit_op(twin_path):
+    pytest.importorskip("llguidance")
+
+    class Constrainable(ScriptedPolicy):
+        supports_constraints = True  # the double ignores the constraints it is given
+
+    policy = Constrainable(["remove", ' 2</target>\n<edit>[{"op": "remove", "id": 2}]</edit>'])
+    trace = Rollout(policy, RolloutConfig(strategy="staged", few_shot_k=2)).run(twin_path, "delete the car")
+    assert trace.status == "ok" and trace.extra["op_stage"]["op"] == "remove"
+    op_prompt = policy.calls[0]["prompt"]
+    assert op_prompt[-1]["content"] == "Request: delete the car" and len(op_prompt) == 6
+    grammar = policy.calls[1]["constraint"].lark()
+    assert '"remove"' in grammar and '"recolor"' not in grammar
