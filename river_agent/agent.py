@@ -60,6 +60,10 @@ class AgentConfig:
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = field(default=None, metadata={"help": "Sampling seed."})
     constrained: bool = field(default=True, metadata={"help": "Constrained decoding of target ids and edit JSON."})
+    op_stage: bool = field(
+        default=True, metadata={"help": "Staged: pick the kind of edit from the request alone first."}
+    )
+    fused: bool = field(default=True, metadata={"help": "Staged: target ids and edit in one generation."})
     few_shot: bool = field(default=True, metadata={"help": "Show worked RVE-Synth-style examples (staged)."})
     few_shot_k: int = field(default=4, metadata={"help": "How many worked examples."})
     view_budget: int | None = field(
@@ -135,6 +139,8 @@ class AgentConfig:
             seed=self.seed,
             constrained=self.constrained,
             few_shot=self.few_shot,
+            op_stage=self.op_stage,
+            fused=self.fused,
             few_shot_k=self.few_shot_k,
             view_budget=self.view_budget or (400 if self.resolved_strategy() == "staged" else 1500),
             results_max_chars=self.results_max_chars,
