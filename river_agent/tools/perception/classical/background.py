@@ -70,20 +70,20 @@ def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
 
 
 def _colour_keys(image: np.ndarray) -> np.ndarray:
-    """Per pixel: a hue bin 0..11 for chromatic colours, 12 for dark, 13 for light grays (patterns that modulate
+    """Per pixel: a hue bin 0..17 for chromatic colours, 18 for dark, 19 for light grays (patterns that modulate
     brightness keep their key)."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     h, sat, val = hsv[..., 0].astype(np.int32), hsv[..., 1], hsv[..., 2]
-    keys = (h * 12) // 180
-    keys = np.where(val < 60, 12, np.where(sat < 50, 13, keys))
+    keys = (h * 18) // 180
+    keys = np.where(val < 60, 18, np.where(sat < 50, 19, keys))
     return keys.astype(np.int32)
 
 
 def _keys_close(a: int, b: int) -> bool:
-    if a >= 12 or b >= 12:
+    if a >= 18 or b >= 18:
         return a == b
     d = abs(a - b)
-    return min(d, 12 - d) <= 1
+    return min(d, 18 - d) <= 1
 
 
 def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple[np.ndarray, np.ndarray, int]:
@@ -116,9 +116,9 @@ def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple
     for a, b in pairs:
         if a == b:
             continue
-        tiny = min(sizes[a], sizes[b]) < 40  # anti-aliased rims and specks follow their neighbour
-        if tiny or _keys_close(piece_key[a], piece_key[b]):
+        if _keys_close(piece_key[a], piece_key[b]):
             edges.append((a, b))
+    # tiny pieces (anti-aliased rims, specks) join nothing: they could bridge two objects
     if edges:
         rows, cols = zip(*edges, strict=True)
         graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n, n))
