@@ -108,7 +108,6 @@ def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple
             sub_labels[lab_k == i] = len(piece_key)
             piece_key.append(k)
     n = len(piece_key)
-    sizes = np.bincount(labels.ravel(), minlength=n)
     grown = cv2.dilate(labels.astype(np.float32), np.ones((gap, gap), np.uint8)).astype(np.int32)
     near = (grown != labels) & (labels > 0) & (grown > 0)
     pairs = set(zip(labels[near].tolist(), grown[near].tolist(), strict=True))
