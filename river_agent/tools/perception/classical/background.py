@@ -86,7 +86,9 @@ def _keys_close(a: int, b: int) -> bool:
     return min(d, 18 - d) <= 1
 
 
-def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple[np.ndarray, np.ndarray, int]:
+def join_lookalikes(
+    mask: np.ndarray, image: np.ndarray, gap: int = 9, follow_below: int = 0
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Components of ``mask`` split where the colour (hue) changes, then re-joined where pieces closer than
     ``gap`` px have close colours: one object split by a seam stays one, touching objects of different colours
     come apart."""
@@ -128,6 +130,24 @@ def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple
     order = {c: i for i, c in enumerate(sorted(set(comp.tolist())))}
     merged = np.array([order[c] for c in comp.tolist()], np.int32)[labels]
     m = len(order)
+    if follow_below and m > 2:  # small groups (rims, specks) join their largest neighbour
+        sizes = np.bincount(merged.ravel(), minlength=m)
+        kernel = np.ones((3, 3), np.uint8)
+        for g in np.argsort(sizes).tolist():
+            if g == 0 or sizes[g] == 0 or sizes[g] >= follow_below:
+                continue
+            ring = cv2.dilate((merged == g).astype(np.uint8), kernel).astype(bool) & (merged != g) & (merged > 0)
+            if ring.any():
+                nb = np.bincount(merged[ring], minlength=m)
+                target = int(np.argmax(nb * (sizes >= 1)))
+                merged[merged == g] = target
+                sizes[target] += sizes[g]
+                sizes[g] = 0
+        keep = np.union1d([0], np.unique(merged))
+        lut = np.zeros(m, np.int32)
+        lut[keep] = np.arange(keep.size)
+        merged = lut[merged]
+        m = int(keep.size)
     stats = np.zeros((m, 5), np.int32)
     for i in range(1, m):
         ys, xs = np.nonzero(merged == i)
@@ -175,7 +195,7 @@ def build_background(
             ground = _ground(np.where(diff[..., None], ground, background), ksize_frac=1 / 3)
         diff = max_abs_diff(background, ground) > threshold
         mask = cv2.morphologyEx(diff.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        labels, stats, n = _join_lookalikes(mask, background)
+        labels, stats, n = join_lookalikes(mask, background)
         for i in range(1, n):
             x, y, bw, bh = stats[i, :4]
             area = int(np.count_nonzero(labels[y : y + bh, x : x + bw] == i))
