@@ -47,7 +47,7 @@ class ClassicalSegmenterConfig:
     max_coast: int = field(default=12, metadata={"help": "Frames a hidden track is predicted by motion."})
     reid_distance: float = field(default=0.35, metadata={"help": "Max colour-histogram distance to re-identify."})
     min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
-    min_track_share: float = field(default=0.2, metadata={"help": "...or in fewer than this share of frames."})
+    min_track_share: float = field(default=0.3, metadata={"help": "...or in fewer than this share of frames."})
     split_by_hue: bool = field(default=True, metadata={"help": "Cut moving blobs where their hue changes."})
     max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
     max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
