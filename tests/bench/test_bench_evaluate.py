@@ -79,3 +79,11 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     with pytest.raises(CaseError):
         list_cases(tmp_path)
     assert main(["bench", "eval", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+
+
+def test_model_metrics_are_reported_as_not_configured(tmp_path, monkeypatch):
+    for var in ("RIVER_CLIP_MODEL", "RIVER_GDINO_MODEL", "RIVER_MUSIQ", "RIVER_JUDGE_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    rep = run_eval(FIXTURE, tmp_path / "m", EvalConfig(system="baseline", limit=1, model_metrics=True))
+    assert set(rep["model_metrics"]) == {"clip", "gdino", "musiq", "judge"}
+    assert all(v.startswith("not configured") for v in rep["cases"][0]["model_metrics"].values())

@@ -10,6 +10,7 @@ import pytest
 from river_agent.bench.cases import list_cases, load_case
 from river_agent.bench.generate import GenConfig, case_plan, check_logic, generate_suite, plan_case
 from river_agent.bench.queries import CATEGORIES, KIND_WORDS, LEVELS
+from river_agent.bench.scene import render_frame
 from river_agent.twin.io import label_map, load_twin
 from river_agent.video.io import probe_video, read_frames
 
@@ -97,3 +98,61 @@ def test_plan_cycles_cells_and_ops():
     assert len({(lv, c) for lv, c, _ in plans}) == 9
     assert {op for *_, op in plans} == {"recolor", "remove", "move", "resize", "restyle", "replace"}
     assert sum(op == "replace" for *_, op in plans) <= 45 // 12 + 1
+
+
+def test_in_front_of_needs_real_silhouette_overlap():
+    from river_agent.bench.generate import occlusion_holds
+    from river_agent.bench.groundtruth import build_twin
+    from river_agent.bench.logic import World
+    from river_agent.bench.scene import PALETTE, Scene, SceneObject
+
+    def obj(i, kind, x, depth, y=60.0):
+        return SceneObject(
+            id=i,
+            kind=kind,
+            color="red",
+            rgb=PALETTE["red"],
+            size="medium",
+            depth=depth,
+            height_px=40,
+            xs=[x] * 4,
+            ys=[y] * 4,
+            facing=[1] * 4,
+        )
+
+    logic = {"op": "rel", "rel": "in_front_of", "ref": {"op": "filter", "where": {"category": "box"}}}
+    for person_x, expected in ((80.0, True), (300.0, False)):
+        scene = Scene(
+            width=400, height=120, num_frames=4, objects=[obj(1, "box", 80, 0.8), obj(2, "person", person_x, 0.2)]
+        )
+        labels = [render_frame(scene, t)[1] for t in range(4)]
+        world = World.from_twin(build_twin(scene, labels))
+        assert occlusion_holds(scene, logic, world, [2]) is expected
+
+
+def test_cli_generate_and_bad_arguments(tmp_path):
+    from river_agent.cli import main
+
+    out = tmp_path / "s"
+    assert (
+        main(
+            [
+                "bench",
+                "generate",
+                "--n",
+                "1",
+                "--frames",
+                "6",
+                "--width",
+                "96",
+                "--height",
+                "64",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (out / "suite.json").exists() and len(list_cases(out)) == 1
+    assert main(["bench", "generate", "--n", "0", "--out", str(tmp_path / "z")]) == 1
+    assert main(["bench", "generate", "--n", "1", "--width", "10", "--out", str(tmp_path / "z")]) == 1

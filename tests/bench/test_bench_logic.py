@@ -88,3 +88,18 @@ def test_make_query_only_returns_resolvable_drafts():
     assert found is not None
     draft, target = found
     assert resolve(draft.logic, w, singular=draft.singular) == target
+
+
+def test_objects_cut_by_the_frame_edge_do_not_count_for_overtaking():
+    # a faster truck enters behind a car and never gets past it; while the truck is cut by the right edge its
+    # visible centroid lies left of its true centre, which must not read as "the car falls behind"
+    t = np.arange(T, dtype=float)
+    w = _world(
+        [
+            _obj(1, "car", "red", 300 - 10 * t, 0.3, ys=[150.0] * T),
+            _obj(2, "truck", "blue", 380 - 14 * t, 0.6, ys=[60.0] * T),
+        ]
+    )
+    over = {"op": "rel", "rel": "overtakes", "ref": {"op": "filter", "where": {"category": "truck"}}}
+    assert execute(over, w, +1) == set()
+    assert not w.tracks[2].clean[0]  # cut by the edge at the start
