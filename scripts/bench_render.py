@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -282,32 +281,37 @@ def print_table(rows: list[dict], title: str) -> None:
 
 def speed(work: Path, n: int) -> None:
     """Frames/s at 832x480 for remove and recolor, with and without the side videos."""
-    table = Table(title=f"classical renderer speed, {W}x{H}, {n} frames")
-    for col in ("op", "side videos", "seconds", "frames/s"):
+    table = Table(title=f"classical renderer speed, {W}x{H}, {n} frames (wall clock and process CPU time)")
+    for col in ("op", "side videos", "seconds", "frames/s", "CPU seconds", "frames per CPU-second"):
         table.add_column(col)
     for op in ("recolor", "remove", "move"):
         case = make_case(work / "speed", f"speed-{op}", 7, (0, 0), op, n)
         meta = json.loads((case / "case.json").read_text())
         for side in (True, False):
             r = get_renderer("classical", progress=False, comparison=side, overlay=side)
+            cpu0 = time.process_time()
             res = r.render_masks(case / "video.mp4", case / "target_masks", meta["edit"], work / f"speed-{op}.mp4")
-            table.add_row(op, "yes" if side else "no", f"{res.seconds:.2f}", f"{res.fps:.1f}")
+            cpu = time.process_time() - cpu0
+            row = (f"{res.seconds:.2f}", f"{res.fps:.1f}", f"{cpu:.2f}", f"{res.num_frames / cpu:.1f}")
+            table.add_row(op, "yes" if side else "no", *row)
     console.print(table)
 
 
 def memory(work: Path) -> None:
-    """Peak RSS of a remove render for a short and a long video (each in a fresh subprocess)."""
+    """Peak RSS of a remove render for a short and a long video, each in a fresh subprocess (VmHWM: ru_maxrss
+    would carry over the parent's peak across exec)."""
     table = Table(title=f"classical renderer peak memory vs video length ({W}x{H}, remove)")
     for col in ("frames", "peak RSS MiB", "render seconds"):
         table.add_column(col)
     for n in (48, 240):
         case = make_case(work / "mem", f"mem-{n}", 3, (1, 0), "remove", n)
         code = (
-            "import sys, resource, json; sys.path.insert(0, sys.argv[1]);"
+            "import sys, json; sys.path.insert(0, sys.argv[1]);"
             "from river_agent.tools.render import get_renderer;"
             "c = sys.argv[2]; r = get_renderer('classical', progress=False)"
             ".render_masks(c + '/video.mp4', c + '/target_masks', {'op': 'remove'}, sys.argv[3]);"
-            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.seconds]))"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+            "print(json.dumps([int(hwm), r.seconds]))"
         )
         root = str(Path(__file__).resolve().parents[1])
         out = subprocess.run(
@@ -319,7 +323,6 @@ def memory(work: Path) -> None:
         rss, secs = json.loads(out.stdout.strip().splitlines()[-1])
         table.add_row(str(n), f"{rss / 1024:.0f}", f"{secs:.1f}")
     console.print(table)
-    _ = resource  # (the parent's own RSS is not the measure)
 
 
 def main() -> None:
@@ -330,18 +333,21 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2, help="Synthetic scenes per op and camera.")
     ap.add_argument("--memory", action="store_true", help="Also measure peak memory for 48 vs 240 frames.")
     ap.add_argument("--no-speed", action="store_true", help="Skip the speed table.")
+    ap.add_argument("--no-quality", action="store_true", help="Skip the fidelity/preservation table.")
     ap.add_argument("--work", type=Path, help="Keep outputs here (default: a temporary folder).")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        if args.suite:
+        if args.no_quality:
+            cases, title = [], ""
+        elif args.suite:
             cases = sorted(p for p in args.suite.iterdir() if (p / "case.json").exists())
             title = f"{args.renderer} on {args.suite} ({len(cases)} cases)"
         else:
             cases = []
-            t0 = time.perf_counter()
+            t0 = time.perf_counter()  # synthetic cases
             for op in EDITS:
                 for pan_name, pan in (("static", (0, 0)), ("pan", (2, 1))):
                     for s in range(args.seeds):
@@ -352,8 +358,8 @@ def main() -> None:
             title = (
                 f"{args.renderer} on synthetic {W}x{H} scenes ({args.frames} frames, static and panning camera)"
             )
-        rows = [run_case(c, args.renderer, work) for c in cases]
-        print_table(rows, title)
+        if cases:
+            print_table([run_case(c, args.renderer, work) for c in cases], title)
         if not args.no_speed:
             speed(work, args.frames)
         if args.memory:

@@ -16,6 +16,8 @@ import numpy as np
 from river_agent.tools.render.motion import MotionTracker
 
 INVALID = 256  # marks a sample that does not see the background (sorts after every pixel value)
+STATIC_COVER = 0.4  # covered by an object in at least this share of frames: a static object's place
+MIN_SUPPORT_FRACTION = 0.1  # background must be seen in at least this share of the samples (and twice)
 CONSENSUS_BLOCK = 4096  # pixels per consensus batch (bounds the K x K x N agreement array)
 PLATE_MAX_FRAMES = 6  # cache plate at most this many frame areas (long pans fall back to per-frame medians)
 
@@ -27,12 +29,16 @@ def sample_indices(num_frames: int, max_samples: int) -> list[int]:
     return sorted({round(i) for i in np.linspace(0, num_frames - 1, max_samples)})
 
 
-def consensus(vals: np.ndarray, bonus: np.ndarray, tol: int) -> tuple[np.ndarray, np.ndarray]:
+def consensus(
+    vals: np.ndarray, bonus: np.ndarray, tol: int, min_support: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, the value most observations agree with (within ``tol`` per channel), averaged over them.
 
     The background recurs in every frame that sees it, while a passing object shows different parts of itself
     from frame to frame, so the largest agreeing group is the background even when objects cover the pixel
-    in most frames (a median would pick the object). vals: K x N x 3 uint16, INVALID where not seen.
+    in most frames (a median would pick the object). A value fewer than ``min_support`` observations agree
+    with is not trusted (it is more often an occluder that stood still for a moment than the background).
+    vals: K x N x 3 uint16, INVALID where not seen.
     """
     valid = vals[:, :, 0] != INVALID
     v = vals.astype(np.int16)
@@ -44,7 +50,7 @@ def consensus(vals: np.ndarray, bonus: np.ndarray, tol: int) -> tuple[np.ndarray
     weights = members.astype(np.float32)
     total = weights.sum(axis=0)
     mean = (v.astype(np.float32) * weights[..., None]).sum(axis=0) / np.maximum(total, 1)[:, None]
-    return np.clip(np.rint(mean), 0, 255).astype(np.uint8), total > 0
+    return np.clip(np.rint(mean), 0, 255).astype(np.uint8), total >= min_support
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -75,6 +81,7 @@ class BackgroundModel:
         self.motion = MotionTracker()
         self.inpaint_radius = inpaint_radius
         self.tolerance = tolerance
+        self.min_support = max(2, int(np.ceil(MIN_SUPPORT_FRACTION * len(self.wanted))))
         self.inpainted_pixels = 0
         self.filled_pixels = 0
         self._plate_ready = False
@@ -85,11 +92,36 @@ class BackgroundModel:
     def observe(self, t: int, frame: np.ndarray, exclude: np.ndarray) -> None:
         """Feed frame ``t`` (in order) with the pixels that are not background (dilated object masks)."""
         self.motion.add(frame, exclude)
+        self._note_cover(t, exclude)
         self._ring.append((t, frame))
         if t in self.wanted:
             self._pending[t] = exclude
         for s in [s for s in self._pending if s <= t - self.motion_gap or t == self.num_frames - 1]:
             self._finalise(s)
+
+    def _hull_coords(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cover-hull canvas coordinates of frame-``t`` pixels, and which of them lie on the canvas."""
+        h, w = self._first.shape[0] // 3, self._first.shape[1] // 3
+        px, py = self.motion.positions[t] if t < len(self.motion.positions) else (0.0, 0.0)
+        wy, wx = ys - round(py) + h, xs - round(px) + w
+        on = (wy >= 0) & (wy < 3 * h) & (wx >= 0) & (wx < 3 * w)
+        return np.clip(wy, 0, 3 * h - 1), np.clip(wx, 0, 3 * w - 1), on
+
+    def _note_cover(self, t: int, exclude: np.ndarray) -> None:
+        """Track, per world point, the first and last frame an object covers it (its temporal hull)."""
+        if not hasattr(self, "_first"):
+            h, w = exclude.shape
+            self._first = np.full((3 * h, 3 * w), np.iinfo(np.int32).max, np.int32)
+            self._last = np.full((3 * h, 3 * w), -1, np.int32)
+            self._count = np.zeros((3 * h, 3 * w), np.int32)
+            self._frames_seen = 0
+        self._frames_seen += 1
+        ys, xs = np.nonzero(exclude)
+        wy, wx, on = self._hull_coords(t, ys, xs)
+        wy, wx = wy[on], wx[on]
+        self._first[wy, wx] = np.minimum(self._first[wy, wx], t)
+        self._last[wy, wx] = t
+        self._count[wy, wx] += 1
 
     def _finalise(self, s: int) -> None:
         """Store sample ``s`` with its background pixels: not an object, and not changing (it differs from the
@@ -184,14 +216,29 @@ class BackgroundModel:
         if n == 0 or not self.samples:
             return vals[0].astype(np.uint8), np.zeros(n, bool)
         y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        # a sample between the first and last frame an object covers a point most likely shows something in
+        # front of the hidden object there (an occluder), not the background: leave it out
+        if hasattr(self, "_first"):
+            wy, wx, on = self._hull_coords(t, ys, xs)
+            first = np.where(on, self._first[wy, wx], np.iinfo(np.int32).max)
+            last = np.where(on, self._last[wy, wx], -1)
+            # an object that covers a point for much of the video is (nearly) static there: when it is not seen
+            # there, something in front hides it; the background there is never trusted, it is inpainted
+            mostly = on & (self._count[wy, wx] >= STATIC_COVER * max(self._frames_seen, 1))
+            first = np.where(mostly, -1, first)
+            last = np.where(mostly, np.iinfo(np.int32).max, last)
+        else:
+            first = np.full(n, np.iinfo(np.int32).max, np.int32)
+            last = np.full(n, -1, np.int32)
         for k, (s, (img, valid)) in enumerate(self.samples.items()):
+            inside = (first <= s) & (s <= last)
             ox, oy = self.motion.offset(s, t) if t < len(self.motion.positions) else (0.0, 0.0)
             if ox == int(ox) and oy == int(oy):
                 sy, sx = ys - int(oy), xs - int(ox)
                 h, w = valid.shape
                 inb = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
                 idx = np.nonzero(inb)[0]
-                ok = valid[sy[idx], sx[idx]]
+                ok = valid[sy[idx], sx[idx]] & ~inside[idx]
                 idx = idx[ok]
                 vals[k, idx] = img[sy[idx], sx[idx]]
             else:
@@ -199,7 +246,7 @@ class BackgroundModel:
                 flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
                 crop = cv2.warpAffine(img, m, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT)
                 vf = cv2.warpAffine(valid.astype(np.float32), m, (x1 - x0, y1 - y0), flags=flags, borderValue=0.0)
-                ok = vf[ys - y0, xs - x0] > 0.999
+                ok = (vf[ys - y0, xs - x0] > 0.999) & ~inside
                 vals[k, ok] = crop[ys[ok] - y0, xs[ok] - x0]
         med = np.zeros((n, 3), np.uint8)
         filled = np.zeros(n, bool)
@@ -207,7 +254,7 @@ class BackgroundModel:
         closeness = -np.abs(times - t) / (10.0 * (abs(times - t).max() + 1.0))  # tie-break: nearer frames
         for a in range(0, n, CONSENSUS_BLOCK):
             b = min(a + CONSENSUS_BLOCK, n)
-            med[a:b], filled[a:b] = consensus(vals[:, a:b], closeness, self.tolerance)
+            med[a:b], filled[a:b] = consensus(vals[:, a:b], closeness, self.tolerance, self.min_support)
         return med, filled
 
 

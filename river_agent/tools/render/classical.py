@@ -79,8 +79,8 @@ def normalise_ops(edit: ObjectEdit) -> list[EditOp]:
             if style_kind(op.style) is None:
                 raise _unsupported(
                     edit,
-                    f"the style {op.style!r} (it can draw striped, dotted, checkered, "
-                    "glowing, grayscale, inverted)",
+                    f"the style {op.style!r} (it can draw plain, striped, dotted, "
+                    "checkered, glowing, grayscale, inverted)",
                 )
             out.append(op)
         elif isinstance(op, Recolor):
@@ -192,7 +192,11 @@ class ClassicalRenderer:
         if hole.any():
             if bg is None:
                 raise RenderError("internal: a hole to fill but no background model")
-            hole = dilate(hole, self.config.dilate)
+            targets = np.zeros((H, W), bool)
+            for _, m, _ in placed:
+                targets |= m
+            others = cond.masks.occupied(t) & ~targets  # known objects next to the hole keep their edge pixels
+            hole = (dilate(hole, self.config.dilate) & ~others) | hole
             out = bg.fill(t, frame, hole)
         else:
             out = frame.copy()
