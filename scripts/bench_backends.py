@@ -34,8 +34,8 @@ def main() -> None:
     ap.add_argument("--backend", default="transformers", help="transformers | litellm | vllm")
     ap.add_argument("--model", default=None, help="model path / litellm model name (default: embedded SmolLM2)")
     ap.add_argument("--api-base", default=None, help="litellm: server URL")
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (transformers)")
+    ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (transformers); 1 on a busy machine")
     args = ap.parse_args()
 
     import torch
@@ -49,7 +49,7 @@ def main() -> None:
     t0 = time.perf_counter()
     backend = get_backend({"backend": args.backend, "model": args.model, "api_base": args.api_base})
     load_s = time.perf_counter() - t0
-    turn = river_turn_constraint([1, 2], min_ops=1, max_ops=2, max_string_chars=16, max_think_chars=120)
+    turn = river_turn_constraint([1, 2], min_ops=1, max_ops=2, max_string_chars=16, max_think_chars=60)
     cases = [
         ("greedy x1", SamplingParams(max_tokens=args.max_tokens, temperature=0), None),
         ("sampled n=4", SamplingParams(max_tokens=args.max_tokens, n=4, seed=0, temperature=0.7), None),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -299,18 +298,20 @@ def speed(work: Path, n: int) -> None:
 
 
 def memory(work: Path) -> None:
-    """Peak RSS of a remove render for a short and a long video (each in a fresh subprocess)."""
+    """Peak RSS of a remove render for a short and a long video, each in a fresh subprocess (VmHWM: ru_maxrss
+    would carry over the parent's peak across exec)."""
     table = Table(title=f"classical renderer peak memory vs video length ({W}x{H}, remove)")
     for col in ("frames", "peak RSS MiB", "render seconds"):
         table.add_column(col)
     for n in (48, 240):
         case = make_case(work / "mem", f"mem-{n}", 3, (1, 0), "remove", n)
         code = (
-            "import sys, resource, json; sys.path.insert(0, sys.argv[1]);"
+            "import sys, json; sys.path.insert(0, sys.argv[1]);"
             "from river_agent.tools.render import get_renderer;"
             "c = sys.argv[2]; r = get_renderer('classical', progress=False)"
             ".render_masks(c + '/video.mp4', c + '/target_masks', {'op': 'remove'}, sys.argv[3]);"
-            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.seconds]))"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+            "print(json.dumps([int(hwm), r.seconds]))"
         )
         root = str(Path(__file__).resolve().parents[1])
         out = subprocess.run(
@@ -322,7 +323,6 @@ def memory(work: Path) -> None:
         rss, secs = json.loads(out.stdout.strip().splitlines()[-1])
         table.add_row(str(n), f"{rss / 1024:.0f}", f"{secs:.1f}")
     console.print(table)
-    _ = resource  # (the parent's own RSS is not the measure)
 
 
 def main() -> None:

@@ -166,11 +166,15 @@ def edit_ops_schema(
     min_ops: int = 0,
     max_ops: int | None = None,
     max_string_chars: int | None = 64,
+    num_frames: int | None = None,
 ) -> dict[str, Any]:
     """JSON schema of a list of edit ops (``river_agent.twin.ops.EditOp``), ``id`` restricted to ``known_ids``.
 
-    ``min_ops``/``max_ops`` bound the list length; ``max_string_chars`` bounds free strings (colour, key, ...).
+    ``min_ops``/``max_ops`` bound the list length; ``max_string_chars`` bounds free strings (colour, key, ...);
+    frame indices lie in ``[0, num_frames - 1]`` (``[0, 99999]`` if unknown), rgb channels in 0..255 and
+    ``dx``/``dy`` in [-1, 1], so a weak model cannot wander off into endless digits.
     """
+    last_frame = (num_frames - 1) if num_frames else 99999
     from pydantic import TypeAdapter
 
     from river_agent.twin.ops import EditOp
@@ -194,6 +198,14 @@ def edit_ops_schema(
                 and "enum" not in node
             ):
                 node["maxLength"] = min(node.get("maxLength", max_string_chars), max_string_chars)
+            if isinstance(props, dict):
+                for key in ("dx", "dy"):
+                    if key in props:
+                        props[key].update(minimum=-1, maximum=1)
+                for key, lo, hi in (("frames", 0, last_frame), ("rgb", 0, 255)):
+                    for alt in props.get(key, {}).get("anyOf", []):
+                        for item in alt.get("prefixItems", []):
+                            item.update(minimum=lo, maximum=hi)
             if isinstance(props, dict) and "id" in props and "op" in props:
                 # "op" first and required, so every object says what it is; ids limited to the twin's
                 node["properties"] = {"op": props["op"], **{k: v for k, v in props.items() if k != "op"}}
@@ -224,13 +236,14 @@ def river_turn_constraint(
     min_ops: int = 0,
     max_ops: int | None = None,
     max_string_chars: int | None = 64,
+    num_frames: int | None = None,
     **kw: Any,
 ) -> TagFormatConstraint:
     """The tag format with the ``<edit>`` payload constrained to edit ops on ``known_ids``.
 
     ``kw`` goes to ``TagFormatConstraint`` (e.g. ``max_think_chars``, ``allow_execute``).
     """
-    schema = edit_ops_schema(known_ids, min_ops, max_ops, max_string_chars)
+    schema = edit_ops_schema(known_ids, min_ops, max_ops, max_string_chars, num_frames)
     return TagFormatConstraint(edit_schema=schema, **kw)
 
 
@@ -299,6 +312,7 @@ class GuidanceLogitsProcessor:
         self.prompt_len = prompt_len
         self.dead = [False] * batch_size
         self.errors: list[str | None] = [None] * batch_size
+        self.dead_at: list[int | None] = [None] * batch_size
         self.bitmask = llg.torch.allocate_token_bitmask(batch_size, vocab)
         import torch
 
@@ -314,8 +328,9 @@ class GuidanceLogitsProcessor:
                 continue
             if step > 0:
                 tok = int(input_ids[i, -1])
-                if m.is_stopped() or not m.consume_token(tok):
+                if not m.consume_token(tok):  # a stopped matcher still takes EOS
                     self.dead[i] = True
+                    self.dead_at[i] = step - 1  # index of the generated token the grammar did not take
                     if m.is_error():
                         self.errors[i] = m.get_error()
                     continue

@@ -330,8 +330,9 @@ class TransformersBackend(LLMBackend):
             lp = torch.log_softmax(scores[i, : len(toks)].float(), dim=-1)
             logprobs = lp.gather(1, torch.tensor(toks, device=lp.device)[:, None])[:, 0].tolist()
         deviations = []
-        if guide is not None and guide.errors[i] and hit is None and finish != "length":
-            deviations.append(f"constraint left unenforced after token {end}: {guide.errors[i]}")
+        dead_at = guide.dead_at[i] if guide is not None else None
+        if dead_at is not None and dead_at < end:  # not just padding after the row had finished
+            deviations.append(f"constraint not enforced from generated token {dead_at}: {guide.errors[i]}")
         return Completion(
             text=text,
             token_ids=toks,

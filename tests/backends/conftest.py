@@ -16,7 +16,7 @@ def make_tokenizer():
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     vocab = {s: i for i, s in enumerate(specials)}
-    for ch in pre_tokenizers.ByteLevel.alphabet():
+    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):  # sorted: a set, its order varies per process
         vocab[ch] = len(vocab)
     # a few merges so some tokens span several characters, as in real tokenizers
     merges = [("<", "t"), ("<t", "h"), ("Ġ", "t"), ("e", "d"), ("<", "/")]

@@ -106,7 +106,7 @@ def test_tag_format_constraint_gives_well_formed_turns(tiny_backend):
             ops = parse_ops(json.loads(m.group(3)))
             assert ops and all(op.id in (3, 5) for op in ops)
         assert all(lp > float("-inf") for lp in comp.logprobs)
-        assert comp.finish_reason == "stop"
+        assert comp.finish_reason == "stop" and not comp.deviations
 
 
 def test_json_schema_constraint_on_edit_ops(tiny_backend):

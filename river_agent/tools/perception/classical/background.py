@@ -70,23 +70,25 @@ def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
 
 
 def _colour_keys(image: np.ndarray) -> np.ndarray:
-    """Per pixel: a hue bin 0..11 for chromatic colours, 12 for dark, 13 for light grays (patterns that modulate
+    """Per pixel: a hue bin 0..17 for chromatic colours, 18 for dark, 19 for light grays (patterns that modulate
     brightness keep their key)."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     h, sat, val = hsv[..., 0].astype(np.int32), hsv[..., 1], hsv[..., 2]
-    keys = (h * 12) // 180
-    keys = np.where(val < 60, 12, np.where(sat < 50, 13, keys))
+    keys = (h * 18) // 180
+    keys = np.where(val < 60, 18, np.where(sat < 50, 19, keys))
     return keys.astype(np.int32)
 
 
 def _keys_close(a: int, b: int) -> bool:
-    if a >= 12 or b >= 12:
+    if a >= 18 or b >= 18:
         return a == b
     d = abs(a - b)
-    return min(d, 12 - d) <= 1
+    return min(d, 18 - d) <= 1
 
 
-def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple[np.ndarray, np.ndarray, int]:
+def join_lookalikes(
+    mask: np.ndarray, image: np.ndarray, gap: int = 9, follow_below: int = 0
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Components of ``mask`` split where the colour (hue) changes, then re-joined where pieces closer than
     ``gap`` px have close colours: one object split by a seam stays one, touching objects of different colours
     come apart."""
@@ -108,7 +110,6 @@ def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple
             sub_labels[lab_k == i] = len(piece_key)
             piece_key.append(k)
     n = len(piece_key)
-    sizes = np.bincount(labels.ravel(), minlength=n)
     grown = cv2.dilate(labels.astype(np.float32), np.ones((gap, gap), np.uint8)).astype(np.int32)
     near = (grown != labels) & (labels > 0) & (grown > 0)
     pairs = set(zip(labels[near].tolist(), grown[near].tolist(), strict=True))
@@ -116,9 +117,9 @@ def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple
     for a, b in pairs:
         if a == b:
             continue
-        tiny = min(sizes[a], sizes[b]) < 40  # anti-aliased rims and specks follow their neighbour
-        if tiny or _keys_close(piece_key[a], piece_key[b]):
+        if _keys_close(piece_key[a], piece_key[b]):
             edges.append((a, b))
+    # tiny pieces (anti-aliased rims, specks) join nothing: they could bridge two objects
     if edges:
         rows, cols = zip(*edges, strict=True)
         graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n, n))
@@ -129,6 +130,24 @@ def _join_lookalikes(mask: np.ndarray, image: np.ndarray, gap: int = 9) -> tuple
     order = {c: i for i, c in enumerate(sorted(set(comp.tolist())))}
     merged = np.array([order[c] for c in comp.tolist()], np.int32)[labels]
     m = len(order)
+    if follow_below and m > 2:  # small groups (rims, specks) join their largest neighbour
+        sizes = np.bincount(merged.ravel(), minlength=m)
+        kernel = np.ones((3, 3), np.uint8)
+        for g in np.argsort(sizes).tolist():
+            if g == 0 or sizes[g] == 0 or sizes[g] >= follow_below:
+                continue
+            ring = cv2.dilate((merged == g).astype(np.uint8), kernel).astype(bool) & (merged != g) & (merged > 0)
+            if ring.any():
+                nb = np.bincount(merged[ring], minlength=m)
+                target = int(np.argmax(nb * (sizes >= 1)))
+                merged[merged == g] = target
+                sizes[target] += sizes[g]
+                sizes[g] = 0
+        keep = np.union1d([0], np.unique(merged))
+        lut = np.zeros(m, np.int32)
+        lut[keep] = np.arange(keep.size)
+        merged = lut[merged]
+        m = int(keep.size)
     stats = np.zeros((m, 5), np.int32)
     for i in range(1, m):
         ys, xs = np.nonzero(merged == i)
@@ -176,7 +195,7 @@ def build_background(
             ground = _ground(np.where(diff[..., None], ground, background), ksize_frac=1 / 3)
         diff = max_abs_diff(background, ground) > threshold
         mask = cv2.morphologyEx(diff.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        labels, stats, n = _join_lookalikes(mask, background)
+        labels, stats, n = join_lookalikes(mask, background)
         for i in range(1, n):
             x, y, bw, bh = stats[i, :4]
             area = int(np.count_nonzero(labels[y : y + bh, x : x + bw] == i))

@@ -16,6 +16,7 @@ from river_agent.tools.perception.base import Occlusion, Region, SegmentationRes
 from river_agent.tools.perception.classical.background import (
     BackgroundModel,
     build_background,
+    join_lookalikes,
     max_abs_diff,
     sample_frames,
 )
@@ -46,7 +47,8 @@ class ClassicalSegmenterConfig:
     max_coast: int = field(default=12, metadata={"help": "Frames a hidden track is predicted by motion."})
     reid_distance: float = field(default=0.35, metadata={"help": "Max colour-histogram distance to re-identify."})
     min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
-    min_track_share: float = field(default=0.2, metadata={"help": "...or in fewer than this share of frames."})
+    min_track_share: float = field(default=0.3, metadata={"help": "...or in fewer than this share of frames."})
+    split_by_hue: bool = field(default=True, metadata={"help": "Cut moving blobs where their hue changes."})
     max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
     max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
     max_split_frac: float = field(
@@ -180,9 +182,11 @@ class ClassicalSegmenter:
         big = sorted(big, key=lambda i: -stats[i, cv2.CC_STAT_AREA])[: cfg.max_objects]
         for i in big:
             x, y, bw, bh = (int(v) for v in stats[i, :4])
-            region = Region.from_crop(0, labels[y : y + bh, x : x + bw] == i, x, y)
-            if region is not None and not self._absorbed_by_static(region, static, frame):
-                comps.append(region)
+            crop = labels[y : y + bh, x : x + bw] == i
+            for piece in self._hue_pieces(crop, frame[y : y + bh, x : x + bw]):
+                region = Region.from_crop(0, piece, x, y)
+                if region is not None and not self._absorbed_by_static(region, static, frame):
+                    comps.append(region)
         active = [tr for tr in self.tracks.values() if not tr.static and t - tr.last_t <= cfg.max_coast]
         preds = {tr.tid: tr.predicted(t) for tr in active}
         assigned: dict[int, Region] = {}
@@ -292,6 +296,14 @@ class ClassicalSegmenter:
             if crop_overlap(pcrop, px, py, det.crop, det.bbox[0], det.bbox[1]) >= 0.5 * det.size:
                 return tid
         return None
+
+    def _hue_pieces(self, crop: np.ndarray, rgb: np.ndarray) -> list[np.ndarray]:
+        """A blob cut where its colour (hue) changes: touching objects of different colours come apart."""
+        if not self.cfg.split_by_hue:
+            return [crop]
+        labels, stats, n = join_lookalikes(crop.astype(np.uint8), rgb, follow_below=self.min_area)
+        pieces = [labels == i for i in range(1, n) if stats[i, 4] >= self.min_area]
+        return pieces or [crop]
 
     def _absorbed_by_static(self, comp: Region, static: dict[int, Region], frame: np.ndarray) -> bool:
         """A moving piece touching a standing object of its colours is that object moving off its resting place."""
