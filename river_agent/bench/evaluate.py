@@ -147,7 +147,22 @@ def run_eval(
 
         mm = ModelMetrics.from_env()
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
+    records: list[dict[str, Any]] = []
+
+    def build_report(complete: bool) -> dict[str, Any]:
+        report = {
+            "format": "rve-report/1",
+            "suite": str(suite),
+            "system": cfg.system,
+            "config": asdict(cfg),
+            "complete": complete,
+            "summary": summarize(records),
+            "cases": records,
+        }
+        if mm is not None:
+            report["model_metrics"] = mm.describe()
+        return report
+
     try:
         for k, case in enumerate(cases):
             if progress:
@@ -169,21 +184,14 @@ def run_eval(
             record = evaluate_case(case, run, case_out, mm)
             record["seconds"] = round(seconds, 3)
             records.append(record)
+            # a long run that is interrupted still leaves a valid (partial) report
+            write_text_atomic(out_dir / "report.json", json.dumps(build_report(False), indent=1, default=str))
     finally:
         if river is not None:
             river.close()
     if progress:
         progress(len(cases), len(cases))
-    report = {
-        "format": "rve-report/1",
-        "suite": str(suite),
-        "system": cfg.system,
-        "config": asdict(cfg),
-        "summary": summarize(records),
-        "cases": records,
-    }
-    if mm is not None:
-        report["model_metrics"] = mm.describe()
+    report = build_report(True)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1, default=str))
     from river_agent.bench.report import write_html
 

@@ -17,7 +17,7 @@ from river_agent.bench.groundtruth import build_twin
 from river_agent.bench.logic import World, execute
 from river_agent.bench.queries import CATEGORIES, KIND_WORDS, LEVELS, make_query, phrase_edit, sample_edit
 from river_agent.bench.sampler import sample_scene
-from river_agent.bench.scene import Scene, apply_edit, render_frame
+from river_agent.bench.scene import Scene, apply_edit, full_mask, render_frame
 from river_agent.errors import RiverError
 from river_agent.fsutil import write_text_atomic
 from river_agent.twin.io import save_twin
@@ -67,6 +67,26 @@ def _names_target(text: str, attrs: dict[str, str], kind: str) -> bool:
     return any(w and (f" {w} " in low or f" {w}s " in low or f" {w}." in low) for w in words)
 
 
+def occlusion_holds(scene: Scene, logic: dict[str, Any], world: World, target: list[int]) -> bool:
+    """For "in front of / behind" queries: the silhouettes really overlap (boxes overlapping is not enough)."""
+    if logic.get("op") != "rel" or logic.get("rel") not in ("in_front_of", "behind"):
+        return True
+    ref = execute(logic["ref"], world)
+    if len(ref) != 1:
+        return False
+    r = next(iter(ref))
+    for a in target:
+        frames = 0
+        for t in range(scene.num_frames):
+            ma, mr = full_mask(scene, a, t), full_mask(scene, r, t)
+            small = max(1, min(int(ma.sum()), int(mr.sum())))
+            if int((ma & mr).sum()) >= 0.05 * small:
+                frames += 1
+        if frames < 2:
+            return False
+    return True
+
+
 @dataclass
 class CaseSpec:
     """Everything a case needs before it is written."""
@@ -97,6 +117,8 @@ def plan_case(i: int, cfg: GenConfig, max_scenes: int = 60) -> CaseSpec:
         draft, target = found
         ids = sorted(target)
         if any(world.tracks[t].t.size < 3 for t in ids):
+            continue
+        if not occlusion_holds(scene, draft.logic, world, ids):
             continue
         main = world.tracks[ids[0]]
         if level == 3 and any(

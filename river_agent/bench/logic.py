@@ -46,10 +46,18 @@ class Track:
     depth: np.ndarray
     bbox: np.ndarray
 
+    width: int = 0
+    height: int = 0
+
     @cached_property
     def clean(self) -> np.ndarray:
-        """Frames where the object is (nearly) fully visible: centroids there are trustworthy."""
-        return self.size >= 0.85 * self.size.max()
+        """Frames where the object is (nearly) fully visible: not cut by the frame edge and not much occluded,
+        so its centroid there is trustworthy."""
+        ok = self.size >= 0.85 * self.size.max()
+        if self.width and self.height:
+            b = self.bbox
+            ok &= (b[:, 0] > 0) & (b[:, 1] > 0) & (b[:, 2] < self.width) & (b[:, 3] < self.height)
+        return ok
 
     def _velocities(self, width: int, height: int, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = np.nonzero(self.clean)[0]
@@ -95,6 +103,8 @@ class World:
                 size=np.array([row[3] for row in r], float),
                 depth=np.array([row[4] for row in r], float),
                 bbox=np.array([row[5] for row in r], float),
+                width=world.width,
+                height=world.height,
             )
         return world
 
@@ -162,8 +172,12 @@ def _pred(world: World, tr: Track, pred: str, slack: int) -> bool:
     raise ValueError(f"unknown predicate {pred!r}")
 
 
-def _covisible(a: Track, b: Track) -> tuple[np.ndarray, np.ndarray]:
+def _covisible(a: Track, b: Track, clean: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into ``a`` and ``b`` of the frames where both are visible (and both clean, if asked)."""
     _common, ia, ib = np.intersect1d(a.t, b.t, return_indices=True)
+    if clean:
+        keep = a.clean[ia] & b.clean[ib]
+        ia, ib = ia[keep], ib[keep]
     return ia, ib
 
 
@@ -171,7 +185,7 @@ def _rel(world: World, a: Track, r: Track, rel: str, slack: int) -> bool:
     s = slack
     W = world.width
     if rel in ("left_of", "right_of"):
-        ia, ib = _covisible(a, r)
+        ia, ib = _covisible(a, r, clean=True)
         if ia.size < (4 if s < 0 else 2):
             return False
         d = a.x[ia] - r.x[ib]
@@ -193,7 +207,7 @@ def _rel(world: World, a: Track, r: Track, rel: str, slack: int) -> bool:
         m = 0.04 - _num(0.03, s)
         return bool(dz < -m) if rel == "in_front_of" else bool(dz > m)
     if rel == "overtakes":
-        ia, ib = _covisible(a, r)
+        ia, ib = _covisible(a, r, clean=True)
         if ia.size < 3:
             return False
         if not (_pred(world, a, "moving", slack) and _pred(world, r, "moving", slack)):

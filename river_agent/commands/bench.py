@@ -48,12 +48,20 @@ def evaluate(
     renderer: str = typer.Option("classical", "--renderer", help="Renderer for the oracle and river systems."),
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N cases (0 = all)."),
     model_metrics: bool = typer.Option(False, "--model-metrics", help="Also compute configured model metrics."),
+    agent_config: Path | None = typer.Option(None, "--agent-config", help="river: AgentConfig file (yaml/json)."),
 ) -> None:
     """Evaluate a system on a suite: localization J, preservation, fidelity; report.json + index.html."""
     from river_agent.bench.evaluate import EvalConfig, run_eval
     from river_agent.bench.report import print_summary
 
-    cfg = EvalConfig(system=system, gt_twin=gt_twin, renderer=renderer, limit=limit, model_metrics=model_metrics)
+    cfg = EvalConfig(
+        system=system,
+        gt_twin=gt_twin,
+        renderer=renderer,
+        limit=limit,
+        model_metrics=model_metrics,
+        agent_config=str(agent_config) if agent_config else None,
+    )
     with _progress() as prog:
         task = prog.add_task(f"evaluating {system}", total=None)
 
@@ -75,6 +83,26 @@ def speed(
     from river_agent.bench.speed import print_speed, run_speed
 
     print_speed(run_speed(frames=frames, width=width, height=height, cases=cases))
+
+
+@bench_app.command("load")
+def load(
+    benchmark: str = typer.Argument(..., help="five | veggie"),
+    source: Path = typer.Argument(..., help="FiVE-Bench data folder, or a VEGGIE-Bench manifest."),
+    out: Path = typer.Option(..., "--out", help="Suite folder to write the cases to."),
+    limit: int = typer.Option(0, "--limit", help="Convert at most N cases (0 = all)."),
+) -> None:
+    """Convert a published benchmark (FiVE-Bench, VEGGIE-Bench) into cases of the shared format."""
+    from rich.console import Console
+
+    from river_agent.bench.loaders import load_five, load_veggie
+    from river_agent.errors import RiverError
+
+    loaders = {"five": load_five, "veggie": load_veggie}
+    if benchmark not in loaders:
+        raise RiverError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(loaders)}")
+    summary = loaders[benchmark](source, out, limit)
+    Console().print(f"wrote {len(summary.written)} cases to {out}; skipped: {summary.skipped or 'none'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,1 @@
+"""The embedded classical perception backend: CPU only, no weights."""

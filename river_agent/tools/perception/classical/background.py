@@ -1,0 +1,218 @@
+"""Background model: temporal median of a bounded frame sample, plus a "ground" model for objects that never move.
+
+The median of frames spread over the video removes whatever moves. Objects that never move stay in it; they are
+found by comparing the median with a heavily median-blurred copy of itself (the ground's large-scale colours):
+compact regions that differ from it are standing objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from river_agent.video.io import iter_frames
+
+
+@dataclass
+class BackgroundModel:
+    background: np.ndarray  # HxWx3 uint8 temporal median
+    ground: np.ndarray  # HxWx3 uint8, the background with compact objects blurred away
+    static_labels: np.ndarray  # HxW int32, standing objects found in the background (0 = none)
+    num_static: int
+    rows: np.ndarray | None = None  # Hx1x3 per-row median of the background (layered scenes)
+
+    def ground_distance(self, frame: np.ndarray) -> np.ndarray:
+        """Per-pixel max-channel distance of ``frame`` to the nearer of the two ground models."""
+        d = max_abs_diff(frame, self.ground)
+        if self.rows is not None:
+            d = np.minimum(d, max_abs_diff(frame, np.broadcast_to(self.rows, frame.shape)))
+        return d
+
+
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel max over channels of |a - b| (uint8)."""
+    d = cv2.absdiff(a, b)
+    return np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])
+
+
+def sample_frames(video: Path, num_frames: int, max_samples: int) -> np.ndarray:
+    """Up to ``max_samples`` frames spread evenly over the video (streams; holds only the sample)."""
+    n = max(1, min(max_samples, num_frames))
+    wanted = set(np.linspace(0, max(num_frames - 1, 0), n).round().astype(int).tolist())
+    out = [frame for t, frame in enumerate(iter_frames(video)) if t in wanted]
+    return np.stack(out)
+
+
+def _row_model(background: np.ndarray) -> np.ndarray:
+    """Hx1x3: the median of each row, then a running median over neighbouring rows (thin marks do not count)."""
+    from scipy.ndimage import median_filter
+
+    rows = np.median(background, axis=1)
+    k = max(3, int(background.shape[0] * 0.045) // 2 * 2 + 1)
+    return median_filter(rows, size=(k, 1), mode="nearest").astype(np.uint8)[:, None]
+
+
+def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
+    """The background without compact objects: per pixel, whichever of two models is closer to it.
+
+    A median blur with a kernel larger than any standing object keeps straight edges and drops blobs; a per-row
+    median keeps horizontal layers thinner than that kernel (roads, horizons) and drops what covers less than
+    half a row.
+    """
+    k = int(min(background.shape[:2]) * ksize_frac) // 2 * 2 + 1
+    blur = cv2.medianBlur(background, max(3, k))
+    rows = np.broadcast_to(_row_model(background), background.shape)
+    closer = max_abs_diff(background, rows) < max_abs_diff(background, blur)
+    return np.where(closer[..., None], rows, blur)
+
+
+def _colour_keys(image: np.ndarray) -> np.ndarray:
+    """Per pixel: a hue bin 0..17 for chromatic colours, 18 for dark, 19 for light grays (patterns that modulate
+    brightness keep their key)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    h, sat, val = hsv[..., 0].astype(np.int32), hsv[..., 1], hsv[..., 2]
+    keys = (h * 18) // 180
+    keys = np.where(val < 60, 18, np.where(sat < 50, 19, keys))
+    return keys.astype(np.int32)
+
+
+def _keys_close(a: int, b: int) -> bool:
+    if a >= 18 or b >= 18:
+        return a == b
+    d = abs(a - b)
+    return min(d, 18 - d) <= 1
+
+
+def join_lookalikes(
+    mask: np.ndarray, image: np.ndarray, gap: int = 9, follow_below: int = 0
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Components of ``mask`` split where the colour (hue) changes, then re-joined where pieces closer than
+    ``gap`` px have close colours: one object split by a seam stays one, touching objects of different colours
+    come apart."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    keys = _colour_keys(image)
+    labels = np.zeros(mask.shape, np.int32)
+    piece_key = [0]
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return labels, np.zeros((1, 5), np.int32), 1
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    sub_mask, sub_keys = mask[y0:y1, x0:x1] > 0, keys[y0:y1, x0:x1]
+    sub_labels = labels[y0:y1, x0:x1]
+    for k in np.unique(sub_keys[sub_mask]).tolist():
+        n_k, lab_k = cv2.connectedComponents((sub_mask & (sub_keys == k)).astype(np.uint8), connectivity=8)
+        for i in range(1, n_k):
+            sub_labels[lab_k == i] = len(piece_key)
+            piece_key.append(k)
+    n = len(piece_key)
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((gap, gap), np.uint8)).astype(np.int32)
+    near = (grown != labels) & (labels > 0) & (grown > 0)
+    pairs = set(zip(labels[near].tolist(), grown[near].tolist(), strict=True))
+    edges = []
+    for a, b in pairs:
+        if a == b:
+            continue
+        if _keys_close(piece_key[a], piece_key[b]):
+            edges.append((a, b))
+    # tiny pieces (anti-aliased rims, specks) join nothing: they could bridge two objects
+    if edges:
+        rows, cols = zip(*edges, strict=True)
+        graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+    else:
+        comp = np.arange(n)
+    comp = comp - comp[0]
+    order = {c: i for i, c in enumerate(sorted(set(comp.tolist())))}
+    merged = np.array([order[c] for c in comp.tolist()], np.int32)[labels]
+    m = len(order)
+    if follow_below and m > 2:  # small groups (rims, specks) join their largest neighbour
+        sizes = np.bincount(merged.ravel(), minlength=m)
+        kernel = np.ones((3, 3), np.uint8)
+        for g in np.argsort(sizes).tolist():
+            if g == 0 or sizes[g] == 0 or sizes[g] >= follow_below:
+                continue
+            ring = cv2.dilate((merged == g).astype(np.uint8), kernel).astype(bool) & (merged != g) & (merged > 0)
+            if ring.any():
+                nb = np.bincount(merged[ring], minlength=m)
+                target = int(np.argmax(nb * (sizes >= 1)))
+                merged[merged == g] = target
+                sizes[target] += sizes[g]
+                sizes[g] = 0
+        keep = np.union1d([0], np.unique(merged))
+        lut = np.zeros(m, np.int32)
+        lut[keep] = np.arange(keep.size)
+        merged = lut[merged]
+        m = int(keep.size)
+    stats = np.zeros((m, 5), np.int32)
+    for i in range(1, m):
+        ys, xs = np.nonzero(merged == i)
+        stats[i] = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1, ys.size)
+    return merged, stats, m
+
+
+def build_background(
+    frames: np.ndarray,
+    static_objects: bool,
+    threshold: int,
+    min_area: int,
+    max_area_frac: float,
+    min_solidity: float,
+) -> BackgroundModel:
+    """Median background and the standing objects in it."""
+    background = np.median(frames, axis=0).astype(np.uint8)
+    h, w = background.shape[:2]
+    ground = _ground(background, ksize_frac=1 / 3)
+    # where the median still looks like an object (one that sat there in most sampled frames), take instead the
+    # sampled value closest to the ground: any frame in which the spot was uncovered wins
+    suspect = max_abs_diff(background, ground) > threshold
+    if suspect.any():
+        ys, xs = np.nonzero(suspect)
+        vals = frames[:, ys, xs].astype(np.int16)  # S x N x 3
+        dist = np.abs(vals - ground[ys, xs][None].astype(np.int16)).max(-1)
+        chosen = vals[np.argmin(dist, 0), np.arange(ys.size)]  # N x 3
+        # accept it only where it is stable (seen in several samples) and looks like ground (not another object)
+        agree = (np.abs(vals - chosen[None]).max(-1) <= threshold // 2).sum(0)
+        ok = (agree >= max(2, vals.shape[0] // 8)) & (dist.min(0) <= 2 * threshold)
+        background[ys[ok], xs[ok]] = chosen[ok].astype(np.uint8)
+        # a standing object is constant; a spot that keeps changing yet never shows ground is covered by moving
+        # things in turn (a slow, long object): its best guess is the ground itself
+        cur = background[ys, xs].astype(np.int16)
+        stable = (np.abs(vals - cur[None]).max(-1) <= threshold // 2).mean(0) >= 0.7
+        still = np.abs(cur - ground[ys, xs].astype(np.int16)).max(-1) > threshold
+        bad = still & ~stable
+        background[ys[bad], xs[bad]] = ground[ys[bad], xs[bad]]
+        ground = _ground(background, ksize_frac=1 / 3)
+    static_labels = np.zeros((h, w), np.int32)
+    count = 0
+    if static_objects:
+        for _ in range(2):  # re-estimate the ground without the standing objects' pixels biasing the median
+            diff = max_abs_diff(background, ground) > threshold
+            ground = _ground(np.where(diff[..., None], ground, background), ksize_frac=1 / 3)
+        diff = max_abs_diff(background, ground) > threshold
+        mask = cv2.morphologyEx(diff.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        labels, stats, n = join_lookalikes(mask, background)
+        for i in range(1, n):
+            x, y, bw, bh = stats[i, :4]
+            area = int(np.count_nonzero(labels[y : y + bh, x : x + bw] == i))
+            if area < min_area or area > max_area_frac * h * w:
+                continue
+            x, y, bw, bh = stats[i, :4]
+            if min(bw, bh) < max(6, 0.04 * h) or area < 3 * min_area:  # road marks, horizon seams
+                continue
+            comp_diff = max_abs_diff(background[y : y + bh, x : x + bw], ground[y : y + bh, x : x + bw])
+            if comp_diff[labels[y : y + bh, x : x + bw] == i].mean() < 1.6 * threshold:  # soft texture (clouds)
+                continue
+            comp = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
+            contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            hull_area = cv2.contourArea(cv2.convexHull(np.concatenate(contours)))
+            if hull_area <= 0 or area / hull_area < min_solidity:
+                continue
+            count += 1
+            static_labels[y : y + bh, x : x + bw][comp.astype(bool)] = count
+    rows = _row_model(background)
+    return BackgroundModel(background, ground, static_labels, count, rows)

@@ -1,0 +1,123 @@
+"""Benchmark perception on RVE-Synth cases: accuracy against each case's ground-truth twin, speed and memory.
+
+    python scripts/bench_perception.py SUITE_DIR [--perception classical] [--speed-frames 96] [--no-speed]
+
+Accuracy: every case folder under SUITE_DIR with a twin.json is perceived from its video and scored with
+``river_agent.tools.perception.evaluate``. Speed: frames/s of the whole pipeline (decode -> twin on disk) on an
+832x480 RVE-Synth-style video. Memory: peak RSS of a fresh process perceiving N and 4N frames (flat = same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from river_agent.tools.perception import get_perception
+from river_agent.tools.perception.evaluate import evaluate_dirs
+
+METRICS = ("mask_iou", "idf1", "category_accuracy", "centroid_error_px", "depth_order_accuracy")
+
+
+def accuracy(suite: Path, perception: str, console: Console) -> None:
+    cases = sorted(p for p in suite.iterdir() if (p / "twin.json").exists() and (p / "case.json").exists())
+    if not cases:
+        console.print(f"[red]no cases with twin.json under {suite}")
+        return
+    table = Table(title=f"perception '{perception}' vs ground truth ({suite.name}, {len(cases)} cases)")
+    table.add_column("case")
+    for m in (*METRICS, "objects gt/pred", "s"):
+        table.add_column(m, justify="right")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            video = case / json.loads((case / "case.json").read_text()).get("video", "video.mp4")
+            t0 = time.perf_counter()
+            get_perception(perception).run(video, Path(tmp) / case.name, progress=False)
+            dt = time.perf_counter() - t0
+            s = evaluate_dirs(Path(tmp) / case.name, case)
+            rows.append([getattr(s, m) for m in METRICS])
+            table.add_row(
+                case.name,
+                *(f"{getattr(s, m):.3f}" for m in METRICS),
+                f"{s.gt_objects}/{s.pred_objects}",
+                f"{dt:.2f}",
+            )
+    mean = np.mean(rows, axis=0)
+    table.add_row("[bold]mean", *(f"[bold]{v:.3f}" for v in mean), "", "")
+    console.print(table)
+
+
+def _make_video(path: Path, frames: int, seed: int = 3) -> None:
+    """A random RVE-Synth scene at 832x480 (the benchmark's own generator), written losslessly."""
+    from river_agent.bench.sampler import sample_scene
+    from river_agent.bench.scene import render
+    from river_agent.video.io import write_video
+
+    scene = sample_scene(np.random.default_rng(seed), width=832, height=480, num_frames=frames)
+    write_video(path, (frame for _, frame, _ in render(scene)), fps=24, quality="lossless")
+
+
+def _child(video: str, out: str, perception: str) -> None:
+    t0, c0 = time.perf_counter(), time.process_time()
+    twin = get_perception(perception).run(video, out, progress=False)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"frames": len(twin.frames), "seconds": dt, "cpu_seconds": cpu, "peak_mb": peak}))
+
+
+def speed(perception: str, n: int, console: Console) -> None:
+    table = Table(title=f"perception '{perception}' speed and memory at 832x480 (single process)")
+    for c in ("frames", "wall s", "frames/s (wall)", "CPU s", "frames/s (CPU)", "peak RSS MB"):
+        table.add_column(c, justify="right")
+    with tempfile.TemporaryDirectory() as tmp:
+        for frames in (n, 4 * n):
+            video = Path(tmp) / f"v{frames}.mp4"
+            _make_video(video, frames)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(video), str(Path(tmp) / f"o{frames}"), perception],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            table.add_row(
+                str(r["frames"]),
+                f"{r['seconds']:.2f}",
+                f"{r['frames'] / r['seconds']:.1f}",
+                f"{r['cpu_seconds']:.2f}",
+                f"{r['frames'] / r['cpu_seconds']:.1f}",
+                f"{r['peak_mb']:.0f}",
+            )
+    console.print(table)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:5])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("suite", type=Path, nargs="?", default=Path("tests/fixtures/rve-synth-mini"))
+    ap.add_argument("--perception", default="classical")
+    ap.add_argument("--speed-frames", type=int, default=96)
+    ap.add_argument("--no-speed", action="store_true")
+    args = ap.parse_args()
+    console = Console()
+    accuracy(args.suite, args.perception, console)
+    if not args.no_speed:
+        speed(args.perception, args.speed_frames, console)
+
+
+if __name__ == "__main__":
+    main()
