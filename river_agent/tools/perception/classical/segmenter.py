@@ -49,6 +49,7 @@ class ClassicalSegmenterConfig:
     min_track_frames: int = field(default=4, metadata={"help": "Tracks seen in fewer frames are noise."})
     min_track_share: float = field(default=0.3, metadata={"help": "...or in fewer than this share of frames."})
     split_by_hue: bool = field(default=True, metadata={"help": "Cut moving blobs where their hue changes."})
+    max_hue_pieces: int = field(default=6, metadata={"help": "Blobs with more hue pieces stay whole."})
     max_objects: int = field(default=16, metadata={"help": "Keep at most this many (largest) blobs per frame."})
     max_split: int = field(default=5, metadata={"help": "Blobs claimed by more tracks than this are not split."})
     max_split_frac: float = field(
@@ -303,6 +304,8 @@ class ClassicalSegmenter:
             return [crop]
         labels, stats, n = join_lookalikes(crop.astype(np.uint8), rgb, follow_below=self.min_area)
         pieces = [labels == i for i in range(1, n) if stats[i, 4] >= self.min_area]
+        if len(pieces) > self.cfg.max_hue_pieces:  # a many-coloured thing (real footage), not touching objects
+            return [crop]
         return pieces or [crop]
 
     def _absorbed_by_static(self, comp: Region, static: dict[int, Region], frame: np.ndarray) -> bool:

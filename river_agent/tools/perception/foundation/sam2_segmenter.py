@@ -68,9 +68,10 @@ class Sam2Segmenter:
 
         self.detector.prepare(video, info)
         with tempfile.TemporaryDirectory(prefix="river-sam2-") as tmp:
+            n = 0  # frames actually decoded (a header's count can be wrong)
             for t, frame in enumerate(iter_frames(video)):
                 cv2.imwrite(str(Path(tmp) / f"{t}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            n = info.num_frames
+                n = t + 1
             with torch.inference_mode():
                 state = self.predictor.init_state(video_path=tmp, offload_video_to_cpu=True)
                 frames = iter_frames(video)
