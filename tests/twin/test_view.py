@@ -43,7 +43,7 @@ def test_motion_summary_words(tmp_path):
 
 def test_compact_view_is_under_a_tenth_of_the_json_in_real_tokens(tmp_path):
     """Counted with the embedded model's tokenizer, as the foundation issue asks."""
-    from river_agent.backends.embedded import load_embedded_tokenizer
+    from river_agent.backends.transformers_backend import load_embedded_tokenizer
 
     tok = load_embedded_tokenizer()
     twin = make_synthetic_twin(tmp_path / "t", num_frames=48, num_objects=6, width=832, height=480)
