@@ -59,14 +59,31 @@ def test_baseline_matches_words_only():
     assert baseline_targets("Remove whatever overtakes the thing.", twin) == []
 
 
-def test_river_system_reports_not_built_or_runs(tmp_path):
-    try:
-        import river_agent.agent  # noqa: F401
-    except ImportError:
-        with pytest.raises(NotBuiltError):
-            run_eval(FIXTURE, tmp_path / "river", EvalConfig(system="river", limit=1))
+@pytest.mark.slow
+def test_river_system_runs_the_full_pipeline_on_a_case(tmp_path):
+    """The embedded agent over the case's ground-truth twin: an output video of the source's shape, or a
+    recorded failure with its reason; either way the case is scored and the report is written."""
+    rep = run_eval(FIXTURE, tmp_path / "river", EvalConfig(system="river", gt_twin=True, limit=1))
+    case = rep["cases"][0]
+    assert len(rep["cases"]) == 1 and 0.0 <= case["J"] <= 1.0
+    if case["ok"]:
+        src = probe_video(FIXTURE / case["id"] / "video.mp4")
+        out = probe_video(tmp_path / "river" / case["id"] / "output.mp4")
+        assert (out.num_frames, out.width, out.height) == (src.num_frames, src.width, src.height)
     else:
-        pytest.skip("the agent is built in this checkout; covered by its own end-to-end tests")
+        assert case["error"]
+    assert (tmp_path / "river" / "report.json").exists()
+
+
+def test_river_system_without_the_agent_is_not_built(tmp_path, monkeypatch):
+    import river_agent.bench.systems as systems
+
+    def missing():
+        raise NotBuiltError("the `river` system needs river_agent.agent")
+
+    monkeypatch.setattr(systems, "river_agent_class", missing)
+    with pytest.raises(NotBuiltError):
+        run_eval(FIXTURE, tmp_path / "river", EvalConfig(system="river", limit=1))
 
 
 def test_bad_inputs_are_clear_errors(tmp_path):
