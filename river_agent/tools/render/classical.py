@@ -161,17 +161,8 @@ class ClassicalRenderer:
                 output, changed = self.render_frame(t, frame, cond, bg)
                 writer.write(frame, output, changed)
                 advance()
-            if writer.frames != info.num_frames:
-                raise RenderError(f"wrote {writer.frames} frames but the video has {info.num_frames}")
-        return RenderResult(
-            output=Path(out),
-            comparison=writer.comparison_path,
-            overlay=writer.overlay_path,
-            num_frames=writer.frames,
-            seconds=time.perf_counter() - start,
-            renderer=self.name,
-            prompt=cond.prompt(),
-        )
+            writer.check_frames(info.num_frames)
+        return writer.result(self.name, cond.prompt(), start)
 
     def render_frame(
         self, t: int, frame: np.ndarray, cond: Conditioning, bg: BackgroundModel | None

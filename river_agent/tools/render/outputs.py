@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +16,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from river_agent.tools.render.base import RenderError
+from river_agent.tools.render.base import RenderError, RenderResult
 from river_agent.video.io import VideoWriter
 
 QUEUE_FRAMES = 4  # frames waiting per encoder (bounds memory)
@@ -132,6 +133,23 @@ class RenderOutputs:
         if self._ov is not None:
             self._ov.put(output, changed)
         self.frames += 1
+
+    def check_frames(self, expected: int) -> None:
+        """Call inside the ``with`` block: a short render aborts (and so leaves no output files)."""
+        if self.frames != expected:
+            raise RenderError(f"wrote {self.frames} frames but the video has {expected}")
+
+    def result(self, renderer: str, prompt: str, started: float) -> RenderResult:
+        """What a renderer returns once the writer has closed."""
+        return RenderResult(
+            output=self.out,
+            comparison=self.comparison_path,
+            overlay=self.overlay_path,
+            num_frames=self.frames,
+            seconds=time.perf_counter() - started,
+            renderer=renderer,
+            prompt=prompt,
+        )
 
     def close(self, ok: bool = True) -> None:
         """Finish every encoder; on any failure no output file is left."""

@@ -282,17 +282,8 @@ class WanVaceRenderer:
                         tail = [cv2.resize(o, (W, H), interpolation=cv2.INTER_AREA) for o in outs[-cfg.overlap :]]
                     context = (context + tail)[-cfg.overlap :] if len(tail) < cfg.overlap else tail
                 advance()
-            if writer.frames != info.num_frames:
-                raise RenderError(f"wrote {writer.frames} frames but the video has {info.num_frames}")
-        return RenderResult(
-            output=Path(out),
-            comparison=writer.comparison_path,
-            overlay=writer.overlay_path,
-            num_frames=writer.frames,
-            seconds=time.perf_counter() - start,
-            renderer=self.name,
-            prompt=prompt,
-        )
+            writer.check_frames(info.num_frames)
+        return writer.result(self.name, prompt, start)
 
     def _composite(self, source: np.ndarray, generated: np.ndarray, region: np.ndarray) -> np.ndarray:
         """Generated pixels inside ``region`` (feathered edge), source pixels elsewhere, at the source size."""
