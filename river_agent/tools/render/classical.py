@@ -13,23 +13,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from river_agent.errors import VideoError
 from river_agent.tools.render.appearance import recolor_pixels, restyle, style_kind
 from river_agent.tools.render.background import BackgroundModel, dilate
-from river_agent.tools.render.base import MaskInput, RenderError, RenderResult, RenderUnsupportedError
+from river_agent.tools.render.base import RenderError, RenderResult, RenderUnsupportedError
 from river_agent.tools.render.conditioning import (
     Conditioning,
     ObjectEdit,
-    conditioning_from_masks,
-    conditioning_from_twins,
     object_affine,
 )
+from river_agent.tools.render.entry import ConditionedRenderer, probe
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.palette import color_rgb
 from river_agent.tools.render.progress import progress_bar
 from river_agent.twin.ops import EditOp, Move, Recolor, Remove, Replace, Resize, Restyle, SetAttribute
-from river_agent.twin.schema import Twin
-from river_agent.video.io import VideoInfo, iter_frames, probe_video
+from river_agent.video.io import VideoInfo, iter_frames
 
 STYLE_KEYS = ("style", "pattern", "texture")
 TEXT_ONLY_KEYS = ("description", "size", "name", "state", "motion", "shape")
@@ -52,14 +49,6 @@ class ClassicalConfig:
     dilate: int = field(default=2, metadata={"help": "Pixels added around holes (covers anti-aliased edges)."})
     inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius for never-visible background."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
-
-
-def probe(video: str | Path) -> VideoInfo:
-    """Video metadata, trusting the container's frame count when it has one (saves a decode pass)."""
-    try:
-        return probe_video(video, count_frames=False)
-    except VideoError:  # no count in the header: count by decoding (raises again for a bad file)
-        return probe_video(video)
 
 
 def _unsupported(edit: ObjectEdit, what: str) -> RenderUnsupportedError:
@@ -103,7 +92,7 @@ def normalise_ops(edit: ObjectEdit) -> list[EditOp]:
     return out
 
 
-class ClassicalRenderer:
+class ClassicalRenderer(ConditionedRenderer):
     """Renders edits with classical image operations; see ``ClassicalConfig``."""
 
     name = "classical"
@@ -116,25 +105,6 @@ class ClassicalRenderer:
             setattr(self.config, k, v)
         if self.config.quality not in ("lossless", "high"):
             raise RenderError("quality must be 'lossless' or 'high'")
-
-    # -- entry points -------------------------------------------------------------------------------------
-    def render_twin(self, video: str | Path, before: Twin, after: Twin, out: str | Path) -> RenderResult:
-        """Render the change from D (``before``) to D' (``after``) on ``video``."""
-        info = probe(video)
-        if (info.width, info.height) != (before.video.width, before.video.height):
-            raise RenderError(
-                f"{video} is {info.width}x{info.height} but the twin says "
-                f"{before.video.width}x{before.video.height}"
-            )
-        cond = conditioning_from_twins(before, after)
-        cond.num_frames = info.num_frames
-        return self.render(video, cond, out, info)
-
-    def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
-        """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs)."""
-        info = probe(video)
-        cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames)
-        return self.render(video, cond, out, info)
 
     # -- rendering ------------------------------------------------------------------------------------------
     def render(

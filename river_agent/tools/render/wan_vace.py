@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 
 from river_agent.tools.render.background import BackgroundModel, dilate
-from river_agent.tools.render.base import MaskInput, RenderError, RenderResult, RenderUnsupportedError
-from river_agent.tools.render.classical import ClassicalConfig, ClassicalRenderer, normalise_ops, probe
-from river_agent.tools.render.conditioning import Conditioning, conditioning_from_masks, conditioning_from_twins
+from river_agent.tools.render.base import RenderError, RenderResult, RenderUnsupportedError
+from river_agent.tools.render.classical import ClassicalConfig, ClassicalRenderer, normalise_ops
+from river_agent.tools.render.conditioning import Conditioning
+from river_agent.tools.render.entry import ConditionedRenderer, probe
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.progress import progress_bar
-from river_agent.twin.schema import Twin
 from river_agent.video.io import VideoInfo, iter_frames
 
 DEFAULT_MODEL = "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
@@ -125,7 +125,7 @@ def _chunks(num_frames: int, length: int, overlap: int) -> Iterator[tuple[int, i
         start = end - overlap
 
 
-class WanVaceRenderer:
+class WanVaceRenderer(ConditionedRenderer):
     """Repaints the changed regions with Wan2.1-VACE; see ``WanVaceConfig``. ``pipeline`` skips loading."""
 
     name = "wan-vace"
@@ -144,21 +144,6 @@ class WanVaceRenderer:
         if self._pipe is None:
             self._pipe = load_pipeline(self.config)
         return self._pipe
-
-    def render_twin(self, video: str | Path, before: Twin, after: Twin, out: str | Path) -> RenderResult:
-        """Render the change from D (``before``) to D' (``after``) on ``video``."""
-        info = probe(video)
-        if (info.width, info.height) != (before.video.width, before.video.height):
-            raise RenderError(f"{video} is {info.width}x{info.height}, the twin says otherwise")
-        cond = conditioning_from_twins(before, after)
-        cond.num_frames = info.num_frames
-        return self.render(video, cond, out, info)
-
-    def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
-        """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs)."""
-        info = probe(video)
-        cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames)
-        return self.render(video, cond, out, info)
 
     # -- rendering ------------------------------------------------------------------------------------------
     def _hint_setup(self, video: str | Path, cond: Conditioning, info: VideoInfo) -> tuple[Any, Any, set[int]]:
