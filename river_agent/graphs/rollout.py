@@ -242,6 +242,21 @@ def _seg(**kw: Any) -> dict[str, Any]:
     return Segment(**kw).model_dump(exclude_none=True)
 
 
+def _policy_seg(tag: str, text: str, turn: int, c: dict[str, Any], constraint: str | None, **kw: Any) -> dict:
+    """A segment the policy wrote: its text plus the completion's tokens, logprobs and timing (for GRPO)."""
+    return _seg(
+        tag=tag,
+        text=text,
+        turn=turn,
+        token_ids=c["token_ids"],
+        logprobs=c["logprobs"],
+        finish_reason=c["finish_reason"],
+        constraint=constraint,
+        duration_ms=c["duration_ms"],
+        **kw,
+    )
+
+
 def _dev(tag: str, detail: str, turn: int) -> dict[str, Any]:
     return Deviation(tag=tag, detail=detail, turn=turn).model_dump()
 
@@ -477,17 +492,7 @@ class Rollout:
         )
         parsed = split_turn(text, c["finish_reason"], stops, turn)
         tag = {"execute": "execute", "edit": "edit"}.get(parsed.action, "think")
-        seg = _seg(
-            tag=tag,
-            text=parsed.text,
-            turn=turn,
-            code=parsed.code,
-            token_ids=c["token_ids"],
-            logprobs=c["logprobs"],
-            finish_reason=c["finish_reason"],
-            duration_ms=c["duration_ms"],
-            constraint=cname,
-        )
+        seg = _policy_seg(tag, parsed.text, turn, c, cname, code=parsed.code)
         self._emit(thread, "segment", tag=tag, text=parsed.text, turn=turn)
         segs = [seg]
         all_devs = [d.model_dump() for d in devs + parsed.deviations]
@@ -580,18 +585,7 @@ class Rollout:
         picked = [i for i in dict.fromkeys(found) if i in ids]
         if not picked:
             devs.append(_dev("bad_target", f"no known object id in {body.strip()!r} (ids: {ids})", turn))
-        segs.append(
-            _seg(
-                tag="target",
-                text=text,
-                turn=turn,
-                token_ids=c["token_ids"],
-                logprobs=c["logprobs"],
-                finish_reason=c["finish_reason"],
-                constraint=cname,
-                duration_ms=c["duration_ms"],
-            )
-        )
+        segs.append(_policy_seg("target", text, turn, c, cname))
         self._emit(thread, "segment", tag="target", text=body, turn=turn)
         return Command(
             goto="compose",
@@ -644,18 +638,7 @@ class Rollout:
         if not opened:
             devs.append(_dev("missing_open_edit", "no <edit> after </target>", turn))
         full = head + sep + (rest.split("<edit>", 1)[0] + "<edit>" if opened else "") + parsed.text
-        segs.append(
-            _seg(
-                tag="edit",
-                text=full,
-                turn=turn,
-                token_ids=c["token_ids"],
-                logprobs=c["logprobs"],
-                finish_reason=c["finish_reason"],
-                constraint=cname,
-                duration_ms=c["duration_ms"],
-            )
-        )
+        segs.append(_policy_seg("edit", full, turn, c, cname))
         self._emit(thread, "segment", tag="target", text=head, turn=turn)
         self._emit(thread, "segment", tag="edit", text=parsed.edit_text or "", turn=turn)
         return Command(
@@ -719,18 +702,7 @@ class Rollout:
         c = self._generate(thread, transcript, max_tokens=cfg.edit_tokens, stop=["</edit>"], constraint=constraint)
         text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
         parsed = split_turn(text, c["finish_reason"], ("</edit>",), turn, opened="edit")
-        segs.append(
-            _seg(
-                tag="edit",
-                text=parsed.text,
-                turn=turn,
-                token_ids=c["token_ids"],
-                logprobs=c["logprobs"],
-                finish_reason=c["finish_reason"],
-                constraint=cname,
-                duration_ms=c["duration_ms"],
-            )
-        )
+        segs.append(_policy_seg("edit", parsed.text, turn, c, cname))
         self._emit(thread, "segment", tag="edit", text=parsed.edit_text or "", turn=turn)
         devs = [d.model_dump() for d in parsed.deviations]
         return Command(
