@@ -155,6 +155,92 @@ def join_lookalikes(
     return merged, stats, m
 
 
+def _changed(frames: np.ndarray, median: np.ndarray, tol: int, share: float = 0.85) -> np.ndarray:
+    """HxW bool: pixels whose sampled values stay within ``tol`` of the median in fewer than ``share`` of the
+    samples (something moving covered them for a while)."""
+    agree = np.zeros(median.shape[:2], np.uint16)
+    for f in frames:
+        agree += max_abs_diff(f, median) <= tol
+    return agree < share * frames.shape[0]
+
+
+def _fill_from(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` with its unknown pixels replaced by a local mean of the known ones (normalised box filters,
+    growing until every pixel has a value)."""
+    if known.all() or not known.any():
+        return image
+    out = image.copy()
+    todo = ~known
+    k = max(3, min(image.shape[:2]) // 16 | 1)
+    wts = known.astype(np.float32)
+    vals = image.astype(np.float32) * wts[..., None]
+    while todo.any() and k < 4 * max(image.shape[:2]):
+        den = cv2.blur(wts, (k, k))
+        num = cv2.blur(vals, (k, k))
+        ok = todo & (den > 0.05)
+        out[ok] = (num[ok] / den[ok, None]).round().clip(0, 255).astype(np.uint8)
+        todo &= ~ok
+        k = k * 2 + 1
+    return out
+
+
+def _stable_rows(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Hx1x3 per-row median over the known pixels (rows with few known pixels take their nearest such row)."""
+    h, w = known.shape
+    rows = np.zeros((h, 3), np.float32)
+    good = known.sum(1) >= max(8, w // 10)
+    if not good.any():
+        return _row_model(image)
+    for y in np.nonzero(good)[0]:
+        rows[y] = np.median(image[y][known[y]], axis=0)
+    idx = np.nonzero(good)[0]
+    nearest = idx[np.clip(np.searchsorted(idx, np.arange(h)), 0, idx.size - 1)]
+    rows[~good] = rows[nearest[~good]]
+    return rows.astype(np.uint8)[:, None]
+
+
+def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> None:
+    """In place: where something moving covered a pixel in part of the samples (slow, stopping or large objects
+    leave their colour in the median), take the recurring sampled value most like the ground seen around it
+    (the pixels nothing covered: a local fill and a per-row median)."""
+    changed = _changed(frames, background, threshold // 2)
+    if not changed.any():
+        return
+    known = ~changed
+    fill = _fill_from(background, known)
+    rows = np.broadcast_to(_stable_rows(background, known), background.shape)
+    ys, xs = np.nonzero(changed)
+    vals = [frames[:, ys, xs, c].astype(np.int16) for c in range(3)]  # 3 x (S x N)
+
+    def dist(ref: np.ndarray) -> np.ndarray:  # S x N max-channel distance of the samples to N x 3 ``ref``
+        r = ref.astype(np.int16)
+        d = np.abs(vals[0] - r[None, :, 0])
+        np.maximum(d, np.abs(vals[1] - r[None, :, 1]), out=d)
+        np.maximum(d, np.abs(vals[2] - r[None, :, 2]), out=d)
+        return d
+
+    d_ref = np.minimum(dist(fill[ys, xs]), dist(rows[ys, xs]))
+    order = np.argsort(d_ref, axis=0)
+    n = ys.size
+    sel = np.arange(n)
+    chosen = np.full(n, -1, np.int64)
+    min_support = max(2, frames.shape[0] // 8)
+    for k in range(min(4, frames.shape[0])):  # the most ground-like values first; take one that recurs
+        cand = np.stack([v[order[k, sel], sel] for v in vals], -1)  # M x 3
+        sub = [v[:, sel] for v in vals]
+        d = np.abs(sub[0] - cand[None, :, 0])
+        np.maximum(d, np.abs(sub[1] - cand[None, :, 1]), out=d)
+        np.maximum(d, np.abs(sub[2] - cand[None, :, 2]), out=d)
+        ok = (d <= threshold // 2).sum(0) >= min_support
+        chosen[sel[ok]] = order[k, sel[ok]]
+        sel = sel[~ok]
+        if not sel.size:
+            break
+    done = chosen >= 0
+    idx = np.nonzero(done)[0]
+    background[ys[idx], xs[idx]] = np.stack([v[chosen[idx], idx] for v in vals], -1).astype(np.uint8)
+
+
 def build_background(
     frames: np.ndarray,
     static_objects: bool,
@@ -166,6 +252,7 @@ def build_background(
     """Median background and the standing objects in it."""
     background = np.median(frames, axis=0).astype(np.uint8)
     h, w = background.shape[:2]
+    _uncover(frames, background, threshold)
     ground = _ground(background, ksize_frac=1 / 3)
     # where the median still looks like an object (one that sat there in most sampled frames), take instead the
     # sampled value closest to the ground: any frame in which the spot was uncovered wins
