@@ -26,6 +26,24 @@ class _Seen:
     bbox: tuple[int, int, int, int]
 
 
+def _joined(frame_seen: list[_Seen], objects: dict[int, tuple]) -> list[_Seen]:
+    """One entry per output object: entries of raw ids that map to the same object are combined."""
+    by_fid: dict[int, _Seen] = {}
+    for s in frame_seen:
+        if s.raw_id not in objects:
+            continue
+        fid = objects[s.raw_id][0]
+        o = by_fid.get(fid)
+        if o is None:
+            by_fid[fid] = s
+            continue
+        n = o.size + s.size
+        bbox = (min(o.bbox[0], s.bbox[0]), min(o.bbox[1], s.bbox[1]), max(o.bbox[2], s.bbox[2]), max(o.bbox[3], s.bbox[3]))
+        x, y = (o.x * o.size + s.x * s.size) / n, (o.y * o.size + s.y * s.size) / n
+        by_fid[fid] = _Seen(o.raw_id if o.size >= s.size else s.raw_id, x, y, n, bbox)
+    return list(by_fid.values())
+
+
 class Perception:
     """Video -> digital twin, from one backend per stage (any mix)."""
 
@@ -67,9 +85,19 @@ class Perception:
             categories = self.categoriser.categories()
             depths = self.depth.depths(result.occlusions, id_map)
             objects = {}
-            for raw in {s.raw_id for frame in seen for s in frame}:
+            # several raw ids may form one object (pieces the segmenter joined later): the most seen one speaks
+            weight: dict[int, int] = {}
+            for frame_seen in seen:
+                for s in frame_seen:
+                    weight[s.raw_id] = weight.get(s.raw_id, 0) + s.size
+            speaker: dict[int, int] = {}
+            for raw in sorted(weight, key=lambda r: -weight[r]):
+                speaker.setdefault(id_map.get(raw, raw), raw)
+            for raw in weight:
                 fid = id_map.get(raw, raw)
                 if not fid:
+                    continue
+                if speaker[fid] != raw:
                     continue
                 category = categories.get(raw, "object")
                 attributes = attrs.attributes(raw)
@@ -79,12 +107,14 @@ class Perception:
                     if text:
                         attributes["description"] = text
                 objects[raw] = (fid, category, attributes)
+            for raw in weight:
+                fid = id_map.get(raw, raw)
+                if fid and raw not in objects:
+                    objects[raw] = objects[speaker[fid]]
             frames = []
             for t, frame_seen in enumerate(seen):
                 instances = []
-                for s in frame_seen:
-                    if s.raw_id not in objects:
-                        continue
+                for s in _joined(frame_seen, objects):
                     fid, category, attributes = objects[s.raw_id]
                     spatial = Spatial(
                         x=round(s.x, 2),

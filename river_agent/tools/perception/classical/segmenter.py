@@ -56,6 +56,13 @@ class ClassicalSegmenterConfig:
         default=0.25, metadata={"help": "Blobs larger than this frame share stay whole."}
     )
     max_object_frac: float = field(default=0.35, metadata={"help": "Larger blobs are background failures."})
+    join_pieces: bool = field(
+        default=True, metadata={"help": "Join tracks that touch and move together (pieces of one object)."}
+    )
+    join_frames: int = field(default=5, metadata={"help": "Frames two tracks must touch in a row to be joined."})
+    join_chroma: float = field(
+        default=0.08, metadata={"help": "Max chromaticity difference of joined pieces (brightness-free colour)."}
+    )
 
 
 class ClassicalSegmenter:
@@ -69,6 +76,8 @@ class ClassicalSegmenter:
         self.occlusions: list[Occlusion] = []
         self._next_id = 1
         self.model: BackgroundModel | None = None
+        self._alias: dict[int, int] = {}  # track id -> the track it was joined to (pieces of one object)
+        self._pairs: dict[tuple[int, int], tuple[int, float, float]] = {}  # (a, b) -> (run, dx0, dy0)
 
     # ---------------------------------------------------------------- stream
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
@@ -112,6 +121,8 @@ class ClassicalSegmenter:
             regions = self._static_regions(t, frame, mov8, d_gr) if self._static else {}
             regions.update(self._moving_regions(t, frame, mov8, regions))
             self._record_occlusions(t, regions)
+            if cfg.join_pieces:
+                regions = self._join_pieces(regions, frame)
             label_map = np.zeros((h, w), np.uint16)
             for tid, r in regions.items():
                 x0, y0, x1, y1 = r.bbox
@@ -119,13 +130,74 @@ class ClassicalSegmenter:
             yield SegmentedFrame(t=t, frame=frame, label_map=label_map, regions=regions)
 
     def result(self) -> SegmentationResult:
+        hits: dict[int, int] = {}
+        for tr in self.tracks.values():  # a joined object is seen when any of its pieces is
+            root = self._root(tr.tid)
+            hits[root] = max(hits.get(root, 0), tr.hits)
         keep = sorted(
-            (tr for tr in self.tracks.values() if tr.hits >= self._min_hits),
+            (self.tracks[r] for r, n in hits.items() if n >= self._min_hits),
             key=lambda tr: (tr.first_t, tr.tid),
         )
-        id_map = {tid: 0 for tid in self.tracks}
-        id_map.update({tr.tid: i for i, tr in enumerate(keep, start=1)})
+        final = {tr.tid: i for i, tr in enumerate(keep, start=1)}
+        id_map = {tid: final.get(self._root(tid), 0) for tid in self.tracks}
         return SegmentationResult(id_map=id_map, occlusions=self.occlusions)
+
+    def _root(self, tid: int) -> int:
+        while tid in self._alias:
+            tid = self._alias[tid]
+        return tid
+
+    def _join_pieces(self, regions: dict[int, Region], frame: np.ndarray) -> dict[int, Region]:
+        """Regions keyed by object: tracks that touched for ``join_frames`` frames in a row without drifting apart
+        and have the same brightness-free colour are pieces of one object (a patterned or partly hidden object cut
+        up by the background difference) and are joined from then on."""
+        cfg = self.cfg
+        ids = sorted(regions)
+        seen_pairs = set()
+        chroma: dict[int, np.ndarray] = {}
+        for i, a in enumerate(ids):
+            ra = regions[a]
+            grown = None
+            for b in ids[i + 1 :]:
+                rb = regions[b]
+                if self._root(a) == self._root(b):
+                    continue
+                gap = max(ra.bbox[0] - rb.bbox[2], rb.bbox[0] - ra.bbox[2], ra.bbox[1] - rb.bbox[3])
+                if max(gap, rb.bbox[1] - ra.bbox[3]) > 2:
+                    continue
+                if grown is None:
+                    grown = cv2.dilate(np.pad(ra.crop, 2).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+                if not crop_overlap(grown, ra.bbox[0] - 2, ra.bbox[1] - 2, rb.crop, rb.bbox[0], rb.bbox[1]):
+                    continue
+                for r in (a, b):
+                    if r not in chroma:
+                        chroma[r] = _chroma(frame, regions[r])
+                if not _same_chroma(chroma[a], chroma[b], cfg.join_chroma):
+                    continue
+                key = (a, b)
+                seen_pairs.add(key)
+                dx, dy = ra.x - rb.x, ra.y - rb.y
+                run, dx0, dy0 = self._pairs.get(key, (0, dx, dy))
+                run += 1
+                self._pairs[key] = (run, dx0, dy0)
+                small = min(ra.size, rb.size, self.tracks[a].ref_area, self.tracks[b].ref_area)
+                if run >= cfg.join_frames and np.hypot(dx - dx0, dy - dy0) <= 0.3 * np.sqrt(small) + 3:
+                    ta, tb = self.tracks[self._root(a)], self.tracks[self._root(b)]
+                    old, new = (ta, tb) if (ta.first_t, ta.tid) <= (tb.first_t, tb.tid) else (tb, ta)
+                    self._alias[new.tid] = old.tid
+        for key in [k for k in self._pairs if k not in seen_pairs]:
+            del self._pairs[key]
+        if not self._alias:
+            return regions
+        out: dict[int, Region] = {}
+        for tid, r in regions.items():
+            root = self._root(tid)
+            if root in out:
+                out[root] = union_regions(out[root], r)
+            else:
+                out[root] = Region(root, r.x, r.y, r.size, r.bbox, r.crop)
+            out[root].obj_id = root
+        return out
 
     # ---------------------------------------------------------------- pieces
     def _new_id(self) -> int:
@@ -372,3 +444,19 @@ class ClassicalSegmenter:
     @staticmethod
     def _last_shape(tr: Track) -> tuple[int, int, np.ndarray]:
         return round(tr.cx - tr.shape_off[0]), round(tr.cy - tr.shape_off[1]), tr.shape
+
+
+def _chroma(frame: np.ndarray, r: Region) -> np.ndarray:
+    """Mean colour of a region divided by its brightness (r, g, b shares): shading and patterns that scale
+    brightness keep it."""
+    x0, y0, x1, y1 = r.bbox
+    mean = frame[y0:y1, x0:x1][r.crop].reshape(-1, 3).astype(np.float64).mean(0)
+    return mean / max(mean.sum(), 1.0)
+
+
+def _same_chroma(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
+    """Same brightness-free colour (any two near-grays count as the same)."""
+    gray_a, gray_b = np.ptp(a) < 0.06, np.ptp(b) < 0.06
+    if gray_a and gray_b:
+        return True
+    return float(np.abs(a - b).sum()) <= tol
