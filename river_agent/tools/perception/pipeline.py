@@ -38,7 +38,12 @@ def _joined(frame_seen: list[_Seen], objects: dict[int, tuple]) -> list[_Seen]:
             by_fid[fid] = s
             continue
         n = o.size + s.size
-        bbox = (min(o.bbox[0], s.bbox[0]), min(o.bbox[1], s.bbox[1]), max(o.bbox[2], s.bbox[2]), max(o.bbox[3], s.bbox[3]))
+        bbox = (
+            min(o.bbox[0], s.bbox[0]),
+            min(o.bbox[1], s.bbox[1]),
+            max(o.bbox[2], s.bbox[2]),
+            max(o.bbox[3], s.bbox[3]),
+        )
         x, y = (o.x * o.size + s.x * s.size) / n, (o.y * o.size + s.y * s.size) / n
         by_fid[fid] = _Seen(o.raw_id if o.size >= s.size else s.raw_id, x, y, n, bbox)
     return list(by_fid.values())

@@ -70,20 +70,22 @@ def _ground(background: np.ndarray, ksize_frac: float) -> np.ndarray:
 
 
 def _colour_keys(image: np.ndarray) -> np.ndarray:
-    """Per pixel: a hue bin 0..17 for chromatic colours, 18 for dark, 19 for light grays (patterns that modulate
-    brightness keep their key)."""
+    """Per pixel: a hue bin x saturation class (0..35) for chromatic colours, 36 for dark, 37 for light grays
+    (patterns that modulate brightness keep their key)."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     h, sat, val = hsv[..., 0].astype(np.int32), hsv[..., 1], hsv[..., 2]
-    keys = (h * 18) // 180
-    keys = np.where(val < 60, 18, np.where(sat < 50, 19, keys))
+    keys = (h * 18) // 180 * 2 + (sat >= 200)
+    keys = np.where(val < 60, 36, np.where(sat < 50, 37, keys))
     return keys.astype(np.int32)
 
 
-def _keys_close(a: int, b: int) -> bool:
-    if a >= 18 or b >= 18:
-        return a == b
-    d = abs(a - b)
-    return min(d, 18 - d) <= 1
+def chroma_close(a: np.ndarray, b: np.ndarray, tol: float = 0.12) -> bool:
+    """Same brightness-free colour: mean RGB divided by its sum (shading and patterns that scale brightness
+    keep it) within ``tol`` (L1); any two near-grays count as the same."""
+    ca, cb = a / max(float(a.sum()), 1.0), b / max(float(b.sum()), 1.0)
+    if np.ptp(ca) < 0.06 and np.ptp(cb) < 0.06:
+        return True
+    return float(np.abs(ca - cb).sum()) <= tol
 
 
 def join_lookalikes(
@@ -113,11 +115,14 @@ def join_lookalikes(
     grown = cv2.dilate(labels.astype(np.float32), np.ones((gap, gap), np.uint8)).astype(np.int32)
     near = (grown != labels) & (labels > 0) & (grown > 0)
     pairs = set(zip(labels[near].tolist(), grown[near].tolist(), strict=True))
+    flat = sub_labels.ravel()
+    sub_rgb = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
+    means = np.stack([np.bincount(flat, weights=sub_rgb[:, c], minlength=n) for c in range(3)], -1)
     edges = []
     for a, b in pairs:
         if a == b:
             continue
-        if _keys_close(piece_key[a], piece_key[b]):
+        if chroma_close(means[a], means[b]):
             edges.append((a, b))
     # tiny pieces (anti-aliased rims, specks) join nothing: they could bridge two objects
     if edges:

@@ -16,6 +16,7 @@ from river_agent.tools.perception.base import Occlusion, Region, SegmentationRes
 from river_agent.tools.perception.classical.background import (
     BackgroundModel,
     build_background,
+    chroma_close,
     join_lookalikes,
     max_abs_diff,
     sample_frames,
@@ -61,7 +62,7 @@ class ClassicalSegmenterConfig:
     )
     join_frames: int = field(default=5, metadata={"help": "Frames two tracks must touch in a row to be joined."})
     join_chroma: float = field(
-        default=0.08, metadata={"help": "Max chromaticity difference of joined pieces (brightness-free colour)."}
+        default=0.12, metadata={"help": "Max chromaticity difference of joined pieces (brightness-free colour)."}
     )
 
 
@@ -171,8 +172,8 @@ class ClassicalSegmenter:
                     continue
                 for r in (a, b):
                     if r not in chroma:
-                        chroma[r] = _chroma(frame, regions[r])
-                if not _same_chroma(chroma[a], chroma[b], cfg.join_chroma):
+                        chroma[r] = _mean_rgb(frame, regions[r])
+                if not chroma_close(chroma[a], chroma[b], cfg.join_chroma):
                     continue
                 key = (a, b)
                 seen_pairs.add(key)
@@ -446,17 +447,6 @@ class ClassicalSegmenter:
         return round(tr.cx - tr.shape_off[0]), round(tr.cy - tr.shape_off[1]), tr.shape
 
 
-def _chroma(frame: np.ndarray, r: Region) -> np.ndarray:
-    """Mean colour of a region divided by its brightness (r, g, b shares): shading and patterns that scale
-    brightness keep it."""
+def _mean_rgb(frame: np.ndarray, r: Region) -> np.ndarray:
     x0, y0, x1, y1 = r.bbox
-    mean = frame[y0:y1, x0:x1][r.crop].reshape(-1, 3).astype(np.float64).mean(0)
-    return mean / max(mean.sum(), 1.0)
-
-
-def _same_chroma(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
-    """Same brightness-free colour (any two near-grays count as the same)."""
-    gray_a, gray_b = np.ptp(a) < 0.06, np.ptp(b) < 0.06
-    if gray_a and gray_b:
-        return True
-    return float(np.abs(a - b).sum()) <= tol
+    return frame[y0:y1, x0:x1][r.crop].reshape(-1, 3).astype(np.float64).mean(0)
