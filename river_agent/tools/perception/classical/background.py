@@ -204,13 +204,13 @@ def _stable_rows(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return rows.astype(np.uint8)[:, None]
 
 
-def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> None:
+def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.ndarray:
     """In place: where something moving covered a pixel in part of the samples (slow, stopping or large objects
     leave their colour in the median), take the recurring sampled value most like the ground seen around it
-    (the pixels nothing covered: a local fill and a per-row median)."""
+    (the pixels nothing covered: a local fill and a per-row median). Returns the mask of pixels it decided."""
     changed = _changed(frames, background, threshold // 2)
     if not changed.any():
-        return
+        return changed
     known = ~changed
     fill = _fill_from(background, known)
     rows = np.broadcast_to(_stable_rows(background, known), background.shape)
@@ -225,11 +225,42 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> None
         return d
 
     d_ref = np.minimum(dist(fill[ys, xs]), dist(rows[ys, xs]))
-    order = np.argsort(d_ref, axis=0)
-    n = ys.size
-    sel = np.arange(n)
+    n, tol = ys.size, threshold // 2
     chosen = np.full(n, -1, np.int64)
+    # candidates first: the values at the video's two ends and the median. A thing that passes leaves the same
+    # ground before and after; one that stops (or starts) there shows ground at one end only; one that comes and
+    # goes leaves ground most of the time. Of those that are stable, the one most like the ground around wins.
+    k = max(1, min(3, frames.shape[0] // 6))
+    best_d = np.full(n, 10_000, np.int16)
+    med = [background[ys, xs, c].astype(np.int16) for c in range(3)]
+    med_ref = np.minimum(
+        np.abs(np.stack(med, -1) - fill[ys, xs].astype(np.int16)).max(-1),
+        np.abs(np.stack(med, -1) - rows[ys, xs].astype(np.int16)).max(-1),
+    )
+    med_support = np.zeros(n, np.int16)
+    for i in range(frames.shape[0]):
+        d = np.abs(vals[0][i] - med[0])
+        np.maximum(d, np.abs(vals[1][i] - med[1]), out=d)
+        np.maximum(d, np.abs(vals[2][i] - med[2]), out=d)
+        med_support += d <= tol
     min_support = max(2, frames.shape[0] // 8)
+    med_ok = med_support >= min_support
+    best_d[med_ok] = med_ref[med_ok]
+    for idx in (list(range(k)), list(range(frames.shape[0] - k, frames.shape[0]))):
+        mid = idx[len(idx) // 2]
+        spread = np.zeros(n, np.int16)
+        for i in idx:
+            d = np.abs(vals[0][i] - vals[0][mid])
+            np.maximum(d, np.abs(vals[1][i] - vals[1][mid]), out=d)
+            np.maximum(d, np.abs(vals[2][i] - vals[2][mid]), out=d)
+            np.maximum(spread, d, out=spread)
+        better = (spread <= tol) & (d_ref[mid] < best_d)
+        chosen[better] = mid
+        best_d[better] = d_ref[mid][better]
+    keep_med = med_ok & (chosen < 0)
+    chosen[keep_med] = -2  # the median stays
+    order = np.argsort(d_ref, axis=0)
+    sel = np.nonzero(chosen == -1)[0]
     for k in range(min(4, frames.shape[0])):  # the most ground-like values first; take one that recurs
         cand = np.stack([v[order[k, sel], sel] for v in vals], -1)  # M x 3
         sub = [v[:, sel] for v in vals]
@@ -244,6 +275,7 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> None
     done = chosen >= 0
     idx = np.nonzero(done)[0]
     background[ys[idx], xs[idx]] = np.stack([v[chosen[idx], idx] for v in vals], -1).astype(np.uint8)
+    return changed
 
 
 def build_background(
@@ -257,11 +289,11 @@ def build_background(
     """Median background and the standing objects in it."""
     background = np.median(frames, axis=0).astype(np.uint8)
     h, w = background.shape[:2]
-    _uncover(frames, background, threshold)
+    decided = _uncover(frames, background, threshold)
     ground = _ground(background, ksize_frac=1 / 3)
     # where the median still looks like an object (one that sat there in most sampled frames), take instead the
     # sampled value closest to the ground: any frame in which the spot was uncovered wins
-    suspect = max_abs_diff(background, ground) > threshold
+    suspect = (max_abs_diff(background, ground) > threshold) & ~decided
     if suspect.any():
         ys, xs = np.nonzero(suspect)
         vals = frames[:, ys, xs].astype(np.int16)  # S x N x 3
