@@ -259,16 +259,18 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.n
         best_d[better] = d_ref[mid][better]
     keep_med = med_ok & (chosen < 0)
     chosen[keep_med] = -2  # the median stays
+    # any other recurring value (seen in several samples) that is clearly more like the ground wins over those
     order = np.argsort(d_ref, axis=0)
-    sel = np.nonzero(chosen == -1)[0]
+    sel = np.arange(n)
     for k in range(min(4, frames.shape[0])):  # the most ground-like values first; take one that recurs
         cand = np.stack([v[order[k, sel], sel] for v in vals], -1)  # M x 3
         sub = [v[:, sel] for v in vals]
         d = np.abs(sub[0] - cand[None, :, 0])
         np.maximum(d, np.abs(sub[1] - cand[None, :, 1]), out=d)
         np.maximum(d, np.abs(sub[2] - cand[None, :, 2]), out=d)
-        ok = (d <= threshold // 2).sum(0) >= min_support
-        chosen[sel[ok]] = order[k, sel[ok]]
+        ok = (d <= tol).sum(0) >= min_support
+        win = sel[ok][d_ref[order[k, sel[ok]], sel[ok]] + threshold < best_d[sel[ok]]]
+        chosen[win] = order[k, win]
         sel = sel[~ok]
         if not sel.size:
             break
