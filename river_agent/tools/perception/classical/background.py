@@ -321,7 +321,7 @@ def build_background(
             ground = _ground(np.where(diff[..., None], ground, background), ksize_frac=1 / 3)
         diff = max_abs_diff(background, ground) > threshold
         mask = cv2.morphologyEx(diff.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        labels, stats, n = join_lookalikes(mask, background)
+        labels, stats, n = join_lookalikes(mask, background, gap=13)  # a head above its body
         for i in range(1, n):
             x, y, bw, bh = stats[i, :4]
             area = int(np.count_nonzero(labels[y : y + bh, x : x + bw] == i))

@@ -66,6 +66,14 @@ class ClassicalSegmenterConfig:
     )
 
 
+JOIN_GAP = 6  # px: pieces this close count as touching (a head above a body, a seam)
+
+
+def _grow(crop: np.ndarray, r: int) -> np.ndarray:
+    """``crop`` padded by ``r`` and dilated by ``r`` px (origin moves by -r, -r)."""
+    return cv2.dilate(np.pad(crop, r).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
+
+
 class ClassicalSegmenter:
     """Background-difference segmentation with a multi-object tracker (see module doc)."""
 
@@ -164,11 +172,13 @@ class ClassicalSegmenter:
                 if self._root(a) == self._root(b):
                     continue
                 gap = max(ra.bbox[0] - rb.bbox[2], rb.bbox[0] - ra.bbox[2], ra.bbox[1] - rb.bbox[3])
-                if max(gap, rb.bbox[1] - ra.bbox[3]) > 2:
+                if max(gap, rb.bbox[1] - ra.bbox[3]) > JOIN_GAP:
                     continue
                 if grown is None:
-                    grown = cv2.dilate(np.pad(ra.crop, 2).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-                if not crop_overlap(grown, ra.bbox[0] - 2, ra.bbox[1] - 2, rb.crop, rb.bbox[0], rb.bbox[1]):
+                    grown = _grow(ra.crop, JOIN_GAP)
+                if not crop_overlap(
+                    grown, ra.bbox[0] - JOIN_GAP, ra.bbox[1] - JOIN_GAP, rb.crop, rb.bbox[0], rb.bbox[1]
+                ):
                     continue
                 for r in (a, b):
                     if r not in chroma:
@@ -398,15 +408,20 @@ class ClassicalSegmenter:
         return False
 
     def _touching_lookalike(self, det: Region, assigned: dict[int, Region], frame: np.ndarray) -> int | None:
-        """A region this frame's piece touches and resembles: a part of that object, not a new one."""
+        """A region this frame's piece touches (or nearly) and resembles, by colour histogram or by
+        brightness-free colour: a part of that object, not a new one."""
         x0, y0, x1, y1 = det.bbox
-        hist = color_hist(frame[y0:y1, x0:x1][det.crop])
-        grown = cv2.dilate(np.pad(det.crop, 3).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        pixels = frame[y0:y1, x0:x1][det.crop]
+        hist = color_hist(pixels)
+        mean = pixels.reshape(-1, 3).astype(np.float64).mean(0)
+        grown = _grow(det.crop, JOIN_GAP)
         best, best_d = None, 0.3
         for tid, r in assigned.items():
-            if crop_overlap(grown, x0 - 3, y0 - 3, r.crop, r.bbox[0], r.bbox[1]) == 0:
+            if crop_overlap(grown, x0 - JOIN_GAP, y0 - JOIN_GAP, r.crop, r.bbox[0], r.bbox[1]) == 0:
                 continue
             d = hist_distance(self.tracks[tid].hist, hist)
+            if d >= best_d and chroma_close(_mean_rgb(frame, r), mean, self.cfg.join_chroma):
+                d = best_d - 1e-6
             if d < best_d:
                 best, best_d = tid, d
         return best
