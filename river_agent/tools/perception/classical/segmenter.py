@@ -60,6 +60,12 @@ class ClassicalSegmenterConfig:
     join_pieces: bool = field(
         default=True, metadata={"help": "Join tracks that touch and move together (pieces of one object)."}
     )
+    stitch: bool = field(
+        default=True, metadata={"help": "Join a track to an earlier one it continues (lost identity)."}
+    )
+    stitch_overlap: int = field(
+        default=8, metadata={"help": "Frames a continuing track may overlap the one it continues."}
+    )
     join_frames: int = field(default=5, metadata={"help": "Frames two tracks must touch in a row to be joined."})
     join_chroma: float = field(
         default=0.12, metadata={"help": "Max chromaticity difference of joined pieces (brightness-free colour)."}
@@ -87,6 +93,7 @@ class ClassicalSegmenter:
         self.model: BackgroundModel | None = None
         self._alias: dict[int, int] = {}  # track id -> the track it was joined to (pieces of one object)
         self._pairs: dict[tuple[int, int], tuple[int, float, float]] = {}  # (a, b) -> (run, dx0, dy0)
+        self._birth: dict[int, tuple[int, float, float]] = {}  # moving track id -> (t, x, y) when first seen
 
     # ---------------------------------------------------------------- stream
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
@@ -139,6 +146,8 @@ class ClassicalSegmenter:
             yield SegmentedFrame(t=t, frame=frame, label_map=label_map, regions=regions)
 
     def result(self) -> SegmentationResult:
+        if self.cfg.stitch:
+            self._stitch()
         hits: dict[int, int] = {}
         for tr in self.tracks.values():  # a joined object is seen when any of its pieces is
             root = self._root(tr.tid)
@@ -150,6 +159,38 @@ class ClassicalSegmenter:
         final = {tr.tid: i for i, tr in enumerate(keep, start=1)}
         id_map = {tid: final.get(self._root(tid), 0) for tid in self.tracks}
         return SegmentationResult(id_map=id_map, occlusions=self.occlusions)
+
+    def _stitch(self) -> None:
+        """Join a track that starts where an earlier one of the same colours was heading as it ended (or was cut
+        in two by an occluder and lost its other half): one object whose identity the tracker lost."""
+        cfg = self.cfg
+        tracks = sorted(
+            (tr for tr in self.tracks.values() if not tr.static and tr.tid in self._birth),
+            key=lambda tr: (tr.first_t, tr.tid),
+        )
+        for b in tracks:
+            if b.tid in self._alias:
+                continue
+            bt, bx, by = self._birth[b.tid]
+            best, best_d = None, float("inf")
+            for a in tracks:
+                if a is b or (a.first_t, a.tid) >= (b.first_t, b.tid) or self._root(a.tid) == self._root(b.tid):
+                    continue
+                gap = bt - a.last_t
+                if gap < -cfg.stitch_overlap or gap > 2 * cfg.max_coast:
+                    continue
+                if a.last_t >= b.last_t:  # b lies inside a's life: a piece, not a continuation
+                    continue
+                ratio = min(a.ref_area, b.ref_area) / max(a.ref_area, b.ref_area, 1.0)
+                if ratio < 0.25 or hist_distance(a.hist, b.hist) > cfg.reid_distance:
+                    continue
+                px, py = a.cx + a.vx * max(gap, 0), a.cy + a.vy * max(gap, 0)
+                reach = 0.75 * np.sqrt(max(a.ref_area, b.ref_area)) + 2.0 * abs(gap)
+                d = float(np.hypot(bx - px, by - py))
+                if d <= reach and d < best_d:
+                    best, best_d = a, d
+            if best is not None:
+                self._alias[b.tid] = self._root(best.tid)
 
     def _root(self, tid: int) -> int:
         while tid in self._alias:
@@ -234,6 +275,8 @@ class ClassicalSegmenter:
             static=static,
         )
         self.tracks[tid] = tr
+        if not static:
+            self._birth[tid] = (t, region.x, region.y)
         region.obj_id = tid
         return tr
 
