@@ -108,7 +108,9 @@ def test_sam2_segmenter_prompted_by_detector_boxes(small_video, tmp_path):
         small_video, tmp_path / "twin", progress=False
     )
     assert len(load_twin(tmp_path / "twin").frames) == 6 == len(twin.frames)
-    assert seg._next_id - 1 >= 3  # the detector's boxes prompted SAM 2 (random weights: masks may be empty)
+    # the detector's boxes prompted SAM 2 (random weights: masks may be empty). At 96x64 only the ball is in view:
+    # it is detected at t=0 and again at t=3 (the empty random-weight mask did not keep it), so two prompts
+    assert seg._next_id - 1 >= 2
 
 
 def test_sam2_mask_resolution_gives_each_pixel_one_object():
