@@ -230,6 +230,8 @@ class ClassicalSegmenter:
                 seen_pairs.add(key)
                 dx, dy = ra.x - rb.x, ra.y - rb.y
                 run, dx0, dy0 = self._pairs.get(key, (0, dx, dy))
+                if _at_border(ra, frame.shape) or _at_border(rb, frame.shape):
+                    dx0, dy0 = dx, dy  # a region cut by the frame edge moves its centroid: count from inside
                 run += 1
                 self._pairs[key] = (run, dx0, dy0)
                 small = min(ra.size, rb.size, self.tracks[a].ref_area, self.tracks[b].ref_area)
@@ -508,3 +510,7 @@ class ClassicalSegmenter:
 def _mean_rgb(frame: np.ndarray, r: Region) -> np.ndarray:
     x0, y0, x1, y1 = r.bbox
     return frame[y0:y1, x0:x1][r.crop].reshape(-1, 3).astype(np.float64).mean(0)
+
+
+def _at_border(r: Region, shape: tuple[int, ...]) -> bool:
+    return r.bbox[0] <= 0 or r.bbox[1] <= 0 or r.bbox[2] >= shape[1] or r.bbox[3] >= shape[0]
