@@ -246,6 +246,7 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.n
     min_support = max(2, frames.shape[0] // 8)
     med_ok = med_support >= min_support
     best_d[med_ok] = med_ref[med_ok]
+    ends = []
     for idx in (list(range(k)), list(range(frames.shape[0] - k, frames.shape[0]))):
         mid = idx[len(idx) // 2]
         spread = np.zeros(n, np.int16)
@@ -257,11 +258,20 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.n
         better = (spread <= tol) & (d_ref[mid] < best_d)
         chosen[better] = mid
         best_d[better] = d_ref[mid][better]
+        ends.append((mid, spread <= tol))
     keep_med = med_ok & (chosen < 0)
     chosen[keep_med] = -2  # the median stays
+    # both ends stable and alike: what was there before and after the things that passed (sure, even when it
+    # looks unlike the ground around it, e.g. a lane mark)
+    (h_i, h_ok), (t_i, t_ok) = ends
+    d_ends = np.abs(vals[0][h_i] - vals[0][t_i])
+    np.maximum(d_ends, np.abs(vals[1][h_i] - vals[1][t_i]), out=d_ends)
+    np.maximum(d_ends, np.abs(vals[2][h_i] - vals[2][t_i]), out=d_ends)
+    sure = h_ok & t_ok & (d_ends <= tol)
+    chosen[sure] = h_i
     # any other recurring value (seen in several samples) that is clearly more like the ground wins over those
     order = np.argsort(d_ref, axis=0)
-    sel = np.arange(n)
+    sel = np.nonzero(~sure)[0]
     for k in range(min(4, frames.shape[0])):  # the most ground-like values first; take one that recurs
         cand = np.stack([v[order[k, sel], sel] for v in vals], -1)  # M x 3
         sub = [v[:, sel] for v in vals]
