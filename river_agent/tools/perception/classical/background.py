@@ -270,18 +270,20 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.n
     sure = h_ok & t_ok & (d_ends <= tol)
     chosen[sure] = h_i
     # any other recurring value (seen in several samples) that is clearly more like the ground wins over those
-    order = np.argsort(d_ref, axis=0)
     sel = np.nonzero(~sure)[0]
-    for k in range(min(4, frames.shape[0])):  # the most ground-like values first; take one that recurs
-        cand = np.stack([v[order[k, sel], sel] for v in vals], -1)  # M x 3
+    work = d_ref[:, sel]  # S x M, shrinks as pixels are decided (no S x N index array: bounded memory)
+    for _ in range(min(4, frames.shape[0])):  # the most ground-like values first; take one that recurs
+        pick = np.argmin(work, axis=0)
+        cand = np.stack([v[pick, sel] for v in vals], -1)  # M x 3
         sub = [v[:, sel] for v in vals]
         d = np.abs(sub[0] - cand[None, :, 0])
         np.maximum(d, np.abs(sub[1] - cand[None, :, 1]), out=d)
         np.maximum(d, np.abs(sub[2] - cand[None, :, 2]), out=d)
         ok = (d <= tol).sum(0) >= min_support
-        win = sel[ok][d_ref[order[k, sel[ok]], sel[ok]] + threshold < best_d[sel[ok]]]
-        chosen[win] = order[k, win]
-        sel = sel[~ok]
+        win = ok & (d_ref[pick, sel] + threshold < best_d[sel])
+        chosen[sel[win]] = pick[win]
+        work[pick, np.arange(sel.size)] = np.iinfo(np.int16).max
+        sel, work = sel[~ok], work[:, ~ok]
         if not sel.size:
             break
     done = chosen >= 0
