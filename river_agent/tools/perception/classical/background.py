@@ -215,6 +215,24 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.n
     fill = _fill_from(background, known)
     rows = np.broadcast_to(_stable_rows(background, known), background.shape)
     ys, xs = np.nonzero(changed)
+    for i in range(0, ys.size, _CHUNK):  # in chunks: the work arrays are S x chunk, whatever the frame size
+        _uncover_pixels(frames, background, ys[i : i + _CHUNK], xs[i : i + _CHUNK], fill, rows, threshold)
+    return changed
+
+
+_CHUNK = 1 << 16
+
+
+def _uncover_pixels(
+    frames: np.ndarray,
+    background: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    fill: np.ndarray,
+    rows: np.ndarray,
+    threshold: int,
+) -> None:
+    """:func:`_uncover` for the pixels (ys, xs), given the two ground references."""
     vals = [frames[:, ys, xs, c].astype(np.int16) for c in range(3)]  # 3 x (S x N)
 
     def dist(ref: np.ndarray) -> np.ndarray:  # S x N max-channel distance of the samples to N x 3 ``ref``
@@ -289,7 +307,6 @@ def _uncover(frames: np.ndarray, background: np.ndarray, threshold: int) -> np.n
     done = chosen >= 0
     idx = np.nonzero(done)[0]
     background[ys[idx], xs[idx]] = np.stack([v[chosen[idx], idx] for v in vals], -1).astype(np.uint8)
-    return changed
 
 
 def build_background(
