@@ -94,6 +94,8 @@ class ClassicalSegmenter:
         self._alias: dict[int, int] = {}  # track id -> the track it was joined to (pieces of one object)
         self._pairs: dict[tuple[int, int], tuple[int, float, float]] = {}  # (a, b) -> (run, dx0, dy0)
         self._birth: dict[int, tuple[int, float, float]] = {}  # moving track id -> (t, x, y) when first seen
+        self._box_first: dict[int, tuple[int, int, int, int]] = {}  # moving track id -> its first bbox
+        self._box_span: dict[int, tuple[int, int, int, int]] = {}  # ... and the union of its bboxes
 
     # ---------------------------------------------------------------- stream
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
@@ -152,6 +154,13 @@ class ClassicalSegmenter:
         for tr in self.tracks.values():  # a joined object is seen when any of its pieces is
             root = self._root(tr.tid)
             hits[root] = max(hits.get(root, 0), tr.hits)
+        joined = set(self._alias) | set(self._alias.values())
+        for r in list(hits):  # a moving-path track whose box never changed: ground the background got wrong
+            first, span = self._box_first.get(r), self._box_span.get(r)
+            if r in joined or first is None or span is None:
+                continue
+            if max(abs(a - b) for a, b in zip(first, span, strict=True)) <= 1:
+                hits[r] = 0
         keep = sorted(
             (self.tracks[r] for r, n in hits.items() if n >= self._min_hits),
             key=lambda tr: (tr.first_t, tr.tid),
@@ -365,6 +374,9 @@ class ClassicalSegmenter:
             touches |= region.bbox[2] >= mov8.shape[1] or region.bbox[3] >= mov8.shape[0]
             occluded = region.size < 0.75 * tr.ref_area
             tr.update(t, region, frame, occluded=occluded and not (touches and tr.hits < 2))
+            box = self._box_span.get(tid)
+            self._box_first.setdefault(tid, region.bbox)
+            self._box_span[tid] = region.bbox if box is None else _span(box, region.bbox)
             out[tid] = region
         return out
 
@@ -514,3 +526,7 @@ def _mean_rgb(frame: np.ndarray, r: Region) -> np.ndarray:
 
 def _at_border(r: Region, shape: tuple[int, ...]) -> bool:
     return r.bbox[0] <= 0 or r.bbox[1] <= 0 or r.bbox[2] >= shape[1] or r.bbox[3] >= shape[0]
+
+
+def _span(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
