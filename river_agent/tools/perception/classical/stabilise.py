@@ -45,6 +45,19 @@ class StabiliseConfig:
         default=4.0, metadata={"help": "Largest canvas, in frame areas; a larger pan is scaled down to fit."}
     )
     border_px: int = field(default=2, metadata={"help": "Rim of each re-projected frame treated as invalid."})
+    min_area_moving: float = field(
+        default=0.002, metadata={"help": "Moving camera: drop tracks whose median area is below this frame share."}
+    )
+    min_presence_moving: float = field(
+        default=0.5, metadata={"help": "Moving camera: drop tracks seen in less than this share of their span."}
+    )
+    min_travel_moving: float = field(
+        default=0.5,
+        metadata={"help": "Moving camera: drop tracks that never move this many sizes (sqrt area) in the canvas."},
+    )
+    tolerance_px: int = field(
+        default=2, metadata={"help": "A pixel matching the background within this many px is background."}
+    )
 
 
 @dataclass
@@ -131,6 +144,14 @@ def masked_median(stack: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.
     return med, valid.any(axis=0)
 
 
+def background_band(background: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel, per-channel min and max of ``background`` over a (2 radius + 1)^2 window."""
+    if radius <= 0:
+        return background, background
+    k = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return cv2.erode(background, k), cv2.dilate(background, k)
+
+
 class StabilisedSegmenter:
     """The classical segmenter with camera-motion compensation (see module doc); same Segmenter interface."""
 
@@ -147,9 +168,12 @@ class StabilisedSegmenter:
         self.stab = stabilise or StabiliseConfig()
         self.path: CameraPath | None = None
         self._parts: list[tuple[int, int, ClassicalSegmenter]] = []  # (first frame, id offset, segmenter)
+        self._observed: dict[int, list[tuple]] = {}  # moving camera: id -> (t, canvas x, y, size, frame size)
+        self._frame_area = 1
 
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
         self._parts = []
+        self._observed = {}
         if not self.stab.enabled:
             yield from self._plain(video, info, None)
             return
@@ -160,6 +184,7 @@ class StabilisedSegmenter:
             return
         del sample
         plans = plan_segments(path, self.stab.max_canvas_area)
+        self._frame_area = info.width * info.height
         with tempfile.TemporaryDirectory(prefix="river-stabilise-") as tmp:
             self._write_samples(video, plans, Path(tmp))
             frames = iter_frames(video)
@@ -178,17 +203,31 @@ class StabilisedSegmenter:
         next_final = 1
         for start, offset, seg in self._parts:
             res = seg.result()
-            finals = sorted({v for v in res.id_map.values() if v})
+            drop = {raw for raw in seg.tracks if raw + offset in self._observed and self._spurious(raw + offset)}
+            finals = sorted({v for raw, v in res.id_map.items() if v and raw not in drop})
             renum = {v: next_final + i for i, v in enumerate(finals)}
             next_final += len(finals)
             for raw in seg.tracks:
                 fid = res.id_map.get(raw, raw)
-                id_map[raw + offset] = renum.get(fid, 0) if fid else 0
+                id_map[raw + offset] = renum.get(fid, 0) if fid and raw not in drop else 0
             for o in res.occlusions:
                 occlusions.append(
                     Occlusion(t=o.t + start, front=o.front + offset, back=o.back + offset, pixels=o.pixels)
                 )
         return SegmentationResult(id_map=id_map, occlusions=occlusions)
+
+    def _spurious(self, raw: int) -> bool:
+        """A moving-camera track too small, too intermittent, or fixed to the background (misregistration)."""
+        obs = self._observed[raw]
+        st = self.stab
+        ts = [o[0] for o in obs]
+        span = max(ts) - min(ts) + 1
+        area = float(np.median([o[4] for o in obs]))
+        if area < st.min_area_moving * self._frame_area or len(obs) < st.min_presence_moving * span:
+            return True
+        xy = np.array([(o[1], o[2]) for o in obs], np.float64)
+        travel = float(np.linalg.norm(xy - np.median(xy, axis=0), axis=1).max())
+        return travel < st.min_travel_moving * np.sqrt(float(np.median([o[3] for o in obs])))
 
     # ------------------------------------------------------------------ steps
     def _measure(self, video: Path, info: VideoInfo) -> tuple[CameraPath | None, np.ndarray | None]:
@@ -256,6 +295,7 @@ class StabilisedSegmenter:
             med, seen = masked_median(stack, valid)
             stack = np.where(valid[..., None], stack, med[None])
         originals: list[np.ndarray] = []
+        band: tuple[np.ndarray, np.ndarray] | None = None
 
         def canvas_frames() -> Iterator[np.ndarray]:
             for t in range(plan.start, plan.end):
@@ -266,8 +306,15 @@ class StabilisedSegmenter:
                     continue
                 out, ok = _project(frame, plan.to_canvas[t - plan.start], plan, self.stab.border_px)
                 ok &= seen
-                assert seg.model is not None
-                out[~ok] = seg.model.background[~ok]
+                model = seg.model
+                assert model is not None
+                nonlocal band
+                if band is None:
+                    band = background_band(model.background, self.stab.tolerance_px)
+                out[~ok] = band[0][~ok]
+                # the background this frame is compared with: per pixel the value within ``tolerance_px`` of
+                # the model closest to the frame, so residual misregistration along edges is not foreground
+                model.background = np.clip(out, band[0], band[1])
                 yield out
 
         seg._sample_frames = lambda _video, _info: stack  # type: ignore[method-assign]
@@ -283,6 +330,10 @@ class StabilisedSegmenter:
             if plan.identity:
                 labels = out.label_map
             else:
+                for tid, r in out.regions.items():
+                    self._observed.setdefault(tid + offset, []).append(
+                        (t, r.x, r.y, r.size, r.size / plan.scale**2)
+                    )
                 m = plan.to_canvas[out.t]
                 labels = cv2.warpPerspective(
                     out.label_map,
