@@ -63,6 +63,9 @@ class CameraMotionConfig:
     cut_hist: float = field(
         default=0.3, metadata={"help": "Colour-histogram (Bhattacharyya) jump between frames that may be a cut."}
     )
+    cut_error: float = field(
+        default=25.0, metadata={"help": "Median grey error vs the keyframe that is a cut when nothing tracks."}
+    )
     max_scale: float = field(default=2.0, metadata={"help": "Zoom vs the reference beyond which a segment ends."})
     max_shift: float = field(
         default=2.0, metadata={"help": "Shift vs the reference (in frame sizes) beyond which a segment ends."}
@@ -232,11 +235,7 @@ class CameraMotionEstimator:
         self._key, self._key_keep, self._key_to_ref = grey, keep, to_ref
         self._rel = IDENTITY
         self._key_inliers = 0
-        pts = cv2.goodFeaturesToTrack(
-            grey, self.cfg.max_corners, self.cfg.corner_quality, max(4, min(grey.shape) // 40),
-            mask=keep.astype(np.uint8) if not keep.all() else None, blockSize=5,
-        )  # fmt: skip
-        self._key_pts = pts.astype(np.float32) if pts is not None else np.zeros((0, 1, 2), np.float32)
+        self._key_pts = _grid_corners(grey, keep, self.cfg.max_corners, self.cfg.corner_quality)
 
     def _start_segment(
         self, t: int, grey: np.ndarray, keep: np.ndarray, cut: bool, to_prev: np.ndarray | None
@@ -256,23 +255,24 @@ class CameraMotionEstimator:
         e_still = _median_error(grey, self._key, both)
         if e_still <= cfg.static_error:
             return FrameMotion(t, seg, self._key_to_ref.copy(), MotionStatus.STATIC, error=e_still)
-        rel, inliers = self._fit(grey, keep)
+        candidates, tracked = self._fit(grey, keep)
         jump = self._hist is not None and _hist_distance(self._hist, hist) > cfg.cut_hist
-        if rel is None:
+        jump |= e_still > cfg.cut_error  # unrelated content and nothing tracked: a cut too
+        if not candidates:
             if jump:  # a new shot
                 return self._start_segment(t, grey, keep, cut=True, to_prev=None)
             self._set_key(grey, keep, prev.to_ref)
-            return FrameMotion(t, seg, prev.to_ref.copy(), MotionStatus.FALLBACK, inliers, e_still)
+            return FrameMotion(t, seg, prev.to_ref.copy(), MotionStatus.FALLBACK, tracked, e_still)
+        best: tuple[float, np.ndarray, int] | None = None
+        for rel, inl in candidates:
+            e = self._error_after(rel, grey, keep)
+            if best is None or e < best[0]:
+                best = (e, rel, inl)
+        assert best is not None
+        e_fit, rel, inliers = best
         full = self._to_full(rel)
         if _corner_shift(full, self._path.width, self._path.height) <= cfg.static_px:
             return FrameMotion(t, seg, self._key_to_ref.copy(), MotionStatus.STATIC, inliers, e_still)
-        warped = cv2.warpPerspective(self._key, np.linalg.inv(rel), grey.shape[::-1], flags=cv2.INTER_LINEAR)
-        valid = cv2.warpPerspective(
-            self._key_keep.astype(np.uint8), np.linalg.inv(rel), grey.shape[::-1], flags=cv2.INTER_NEAREST
-        )
-        valid = valid.astype(bool) & keep
-        valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        e_fit = _median_error(grey, warped, valid)
         if not e_fit < cfg.accept * e_still:
             if jump:
                 return self._start_segment(t, grey, keep, cut=True, to_prev=None)
@@ -290,12 +290,23 @@ class CameraMotionEstimator:
             self._set_key(grey, keep, to_ref)
         return motion
 
-    def _fit(self, grey: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray | None, int]:
-        """Keyframe <- frame transform (analysis px): maps frame pixels onto the keyframe; (None, n) on failure."""
+    def _error_after(self, rel: np.ndarray, grey: np.ndarray, keep: np.ndarray) -> float:
+        """Median grey error between the frame and the keyframe re-projected by ``rel``."""
+        assert self._key is not None and self._key_keep is not None
+        inv = np.linalg.inv(rel)
+        warped = cv2.warpPerspective(self._key, inv, grey.shape[::-1], flags=cv2.INTER_LINEAR)
+        valid = cv2.warpPerspective(
+            self._key_keep.astype(np.uint8), inv, grey.shape[::-1], flags=cv2.INTER_NEAREST
+        )
+        valid = cv2.erode((valid.astype(bool) & keep).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        return _median_error(grey, warped, valid)
+
+    def _fit(self, grey: np.ndarray, keep: np.ndarray) -> tuple[list[tuple[np.ndarray, int]], int]:
+        """Candidate keyframe <- frame transforms (analysis px), their inlier counts; and the points tracked."""
         cfg = self.cfg
         p0 = self._key_pts
         if p0 is None or len(p0) < cfg.min_points:
-            return None, 0
+            return [], 0
         guess = cv2.perspectiveTransform(p0.astype(np.float64), np.linalg.inv(self._rel)).astype(np.float32)
         lk = {
             "winSize": (21, 21),
@@ -306,7 +317,7 @@ class CameraMotionEstimator:
             self._key, grey, p0, guess.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
         )
         if p1 is None:
-            return None, 0
+            return [], 0
         back, st2, _ = cv2.calcOpticalFlowPyrLK(
             grey, self._key, p1, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
         )
@@ -316,32 +327,44 @@ class CameraMotionEstimator:
         yi = np.clip(p1[:, 0, 1].round().astype(int), 0, grey.shape[0] - 1)
         ok &= keep[yi, xi]
         if ok.sum() < cfg.min_points:
-            return None, int(ok.sum())
+            return [], int(ok.sum())
         src, dst = p1[ok].reshape(-1, 2), p0[ok].reshape(-1, 2)
-        m, inl = self._robust_fit(src, dst, grey.shape[1], grey.shape[0])
-        if m is None or inl < cfg.min_points:
-            return None, inl
-        return m, inl
+        out: list[tuple[np.ndarray, int]] = []
+        for _ in range(2):  # the dominant motion, then the dominant one among its outliers (a big moving object
+            m, inl = self._robust_fit(src, dst, grey.shape[1], grey.shape[0])  # may hold most corners)
+            if m is None or inl.sum() < cfg.min_points:
+                break
+            out.append((m, int(inl.sum())))
+            src, dst = src[~inl], dst[~inl]
+            if len(src) < cfg.min_points:
+                break
+        return out, int(ok.sum())
 
-    def _robust_fit(self, src: np.ndarray, dst: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, int]:
+    def _robust_fit(
+        self, src: np.ndarray, dst: np.ndarray, w: int, h: int
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """RANSAC fit of the configured model; (matrix or None, bool inlier mask)."""
         cfg = self.cfg
+        none = np.zeros(len(src), bool)
         if cfg.model == "homography" and len(src) >= 8:
             m, inl = cv2.findHomography(src, dst, cv2.RANSAC, cfg.ransac_px, maxIters=2000, confidence=0.995)
             if m is not None and _well_conditioned(m, w, h):
-                return m / m[2, 2], int(inl.sum())
+                return m / m[2, 2], inl.ravel().astype(bool)
         if cfg.model == "translation":
             d = dst - src
             med = np.median(d, axis=0)
             inl = np.linalg.norm(d - med, axis=1) < cfg.ransac_px
             if inl.sum() < 2:
-                return None, int(inl.sum())
+                return None, none
             tx, ty = d[inl].mean(axis=0)
-            return np.array([[1, 0, tx], [0, 1, ty], [0, 0, 1]], np.float64), int(inl.sum())
+            return np.array([[1, 0, tx], [0, 1, ty], [0, 0, 1]], np.float64), inl
+        if len(src) < 3:
+            return None, none
         a, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=cfg.ransac_px)
         if a is None:
-            return None, 0
+            return None, none
         m = np.vstack([a, [0, 0, 1]]).astype(np.float64)
-        return (m, int(inl.sum())) if _well_conditioned(m, w, h) else (None, int(inl.sum()))
+        return (m, inl.ravel().astype(bool)) if _well_conditioned(m, w, h) else (None, none)
 
     def _to_full(self, rel: np.ndarray) -> np.ndarray:
         """An analysis-resolution transform expressed in full-resolution pixels."""
@@ -359,6 +382,28 @@ class CameraMotionEstimator:
         return (
             abs(c[0] / c[2] - w / 2) > self.cfg.max_shift * w or abs(c[1] / c[2] - h / 2) > self.cfg.max_shift * h
         )
+
+
+def _grid_corners(grey: np.ndarray, keep: np.ndarray, total: int, quality: float, cells: int = 4) -> np.ndarray:
+    """Corners spread over a cells x cells grid (each cell its own best ones), so that a strongly textured
+    object cannot take every point; Nx1x2 float32."""
+    h, w = grey.shape
+    per = max(4, total // (cells * cells))
+    dist = max(3, min(h, w) // 40)
+    out = []
+    for i in range(cells):
+        for j in range(cells):
+            y0, y1, x0, x1 = i * h // cells, (i + 1) * h // cells, j * w // cells, (j + 1) * w // cells
+            sub_keep = keep[y0:y1, x0:x1]
+            if not sub_keep.any():
+                continue
+            mask = None if sub_keep.all() else sub_keep.astype(np.uint8)
+            pts = cv2.goodFeaturesToTrack(grey[y0:y1, x0:x1], per, quality, dist, mask=mask, blockSize=5)
+            if pts is not None:
+                out.append(pts.reshape(-1, 2) + np.array([x0, y0], np.float32))
+    if not out:
+        return np.zeros((0, 1, 2), np.float32)
+    return np.concatenate(out).astype(np.float32).reshape(-1, 1, 2)
 
 
 def _median_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
