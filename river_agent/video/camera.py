@@ -220,13 +220,14 @@ class CameraMotionEstimator:
     def _prepare(self, frame: np.ndarray, exclude: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = frame.shape[:2]
         size = (max(8, round(w * self._scale)), max(8, round(h * self._scale)))
-        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if self._scale < 1.0 else frame
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if self._scale < 1.0:
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         if exclude is None:
             keep = np.ones(grey.shape, bool)
         else:
             keep = cv2.resize((~exclude).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        tiny = cv2.resize(small, (64, 36), interpolation=cv2.INTER_AREA)
+        tiny = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_LINEAR)  # colours for the cut test
         hsv = cv2.cvtColor(tiny, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).astype(np.float32)
         return grey, keep, hist / max(float(hist.sum()), 1.0)
