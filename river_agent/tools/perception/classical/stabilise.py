@@ -48,12 +48,19 @@ class StabiliseConfig:
     min_area_moving: float = field(
         default=0.002, metadata={"help": "Moving camera: drop tracks whose median area is below this frame share."}
     )
+    min_thickness_moving: float = field(
+        default=0.025,
+        metadata={"help": "Moving camera: drop tracks thinner than this (x sqrt of the frame area), median."},
+    )
     min_presence_moving: float = field(
         default=0.5, metadata={"help": "Moving camera: drop tracks seen in less than this share of their span."}
     )
     min_travel_moving: float = field(
         default=0.5,
         metadata={"help": "Moving camera: drop tracks that never move this many sizes (sqrt area) in the canvas."},
+    )
+    spread_k: float = field(
+        default=2.5, metadata={"help": "Moving camera: background tolerance in units of the sample's spread."}
     )
     tolerance_px: int = field(
         default=2, metadata={"help": "A pixel matching the background within this many px is background."}
@@ -144,12 +151,20 @@ def masked_median(stack: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.
     return med, valid.any(axis=0)
 
 
-def background_band(background: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel, per-channel min and max of ``background`` over a (2 radius + 1)^2 window."""
-    if radius <= 0:
-        return background, background
-    k = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    return cv2.erode(background, k), cv2.dilate(background, k)
+def background_band(
+    background: np.ndarray, radius: int, spread: np.ndarray | None = None, k: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel and channel, the range of values that still count as background: the min and max of
+    ``background`` over a (2 radius + 1)^2 window (residual misregistration), widened to ``k`` times the
+    sample's spread where the background itself is unstable (flicker, parallax, defocus)."""
+    lo, hi = background, background
+    if radius > 0:
+        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        lo, hi = cv2.erode(background, kernel), cv2.dilate(background, kernel)
+    if spread is not None and k > 0:
+        wide = np.minimum(spread.astype(np.float32) * k, 255).astype(np.uint8)
+        lo, hi = np.minimum(lo, cv2.subtract(background, wide)), np.maximum(hi, cv2.add(background, wide))
+    return lo, hi
 
 
 class StabilisedSegmenter:
@@ -168,7 +183,9 @@ class StabilisedSegmenter:
         self.stab = stabilise or StabiliseConfig()
         self.path: CameraPath | None = None
         self._parts: list[tuple[int, int, ClassicalSegmenter]] = []  # (first frame, id offset, segmenter)
-        self._observed: dict[int, list[tuple]] = {}  # moving camera: id -> (t, canvas x, y, size, frame size)
+        self._observed: dict[
+            int, list[tuple]
+        ] = {}  # moving camera: id -> (t, canvas x, y, size, frame size, thickness)
         self._frame_area = 1
 
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
@@ -223,6 +240,8 @@ class StabilisedSegmenter:
         ts = [o[0] for o in obs]
         span = max(ts) - min(ts) + 1
         area = float(np.median([o[4] for o in obs]))
+        if float(np.median([o[5] for o in obs])) < st.min_thickness_moving * np.sqrt(self._frame_area):
+            return True  # a sliver along an edge: parallax or misregistration, not an object
         if area < st.min_area_moving * self._frame_area or len(obs) < st.min_presence_moving * span:
             return True
         xy = np.array([(o[1], o[2]) for o in obs], np.float64)
@@ -291,9 +310,13 @@ class StabilisedSegmenter:
         data = np.load(sample_file)
         stack, valid = data["frames"], data["valid"]
         seen = np.ones((plan.height, plan.width), bool)
+        spread = None
         if not plan.identity:
             med, seen = masked_median(stack, valid)
             stack = np.where(valid[..., None], stack, med[None])
+            if self.stab.spread_k > 0:  # per-pixel background spread (median absolute deviation of the sample)
+                dev = np.abs(stack.astype(np.int16) - med[None].astype(np.int16)).astype(np.uint8)
+                spread, _ = masked_median(dev, valid)
         originals: list[np.ndarray] = []
         band: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -310,7 +333,7 @@ class StabilisedSegmenter:
                 assert model is not None
                 nonlocal band
                 if band is None:
-                    band = background_band(model.background, self.stab.tolerance_px)
+                    band = background_band(model.background, self.stab.tolerance_px, spread, self.stab.spread_k)
                 out[~ok] = band[0][~ok]
                 # the background this frame is compared with: per pixel the value within ``tolerance_px`` of
                 # the model closest to the frame, so residual misregistration along edges is not foreground
@@ -331,8 +354,10 @@ class StabilisedSegmenter:
                 labels = out.label_map
             else:
                 for tid, r in out.regions.items():
+                    dist = cv2.distanceTransform(np.pad(r.crop, 1).astype(np.uint8), cv2.DIST_L2, 3)
+                    thick = 2.0 * float(dist.max()) / plan.scale
                     self._observed.setdefault(tid + offset, []).append(
-                        (t, r.x, r.y, r.size, r.size / plan.scale**2)
+                        (t, r.x, r.y, r.size, r.size / plan.scale**2, thick)
                     )
                 m = plan.to_canvas[out.t]
                 labels = cv2.warpPerspective(
