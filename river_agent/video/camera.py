@@ -141,6 +141,60 @@ class CameraPath:
         return (float(q[0] / q[2] - c[0]), float(q[1] / q[2] - c[1]))
 
 
+def map_points(m: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (xs, ys) carried through the 3x3 homography ``m`` (vectorised, float64)."""
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    w = m[2, 0] * xs + m[2, 1] * ys + m[2, 2]
+    return (m[0, 0] * xs + m[0, 1] * ys + m[0, 2]) / w, (m[1, 0] * xs + m[1, 1] * ys + m[1, 2]) / w
+
+
+class CameraTracker:
+    """Drop-in for the render side's translation-only ``MotionTracker`` (same ``add`` / ``positions`` /
+    ``offset`` / ``static``), backed by :class:`CameraMotionEstimator`; ``transform(s, t)`` and
+    ``sample_coords(t, s, xs, ys)`` give the full homography for consumers that can use it.
+
+    ``positions[t]`` is where frame 0's centre content sits in frame t minus the centre (pixel p of frame s is
+    near p + offset(s, t) in frame t). Across a scene cut positions restart at (0, 0) and ``transform`` is None.
+    """
+
+    def __init__(self, config: CameraMotionConfig | None = None) -> None:
+        self.estimator = CameraMotionEstimator(config)
+        self.positions: list[tuple[float, float]] = []
+
+    def add(self, frame: np.ndarray, exclude: np.ndarray | None = None) -> tuple[float, float]:
+        """Add the next frame (``exclude``: object pixels); returns its position (see class doc)."""
+        motion = self.estimator.add(frame, exclude)
+        path = self.estimator.path()
+        k = motion.segment
+        while k > 0 and not path.segments[k].cut:  # back to the first frame of this shot
+            k -= 1
+        off = path.offset(path.segments[k].start, motion.t)
+        pos = off if off is not None else (0.0, 0.0)
+        self.positions.append(pos)
+        return pos
+
+    def offset(self, s: int, t: int) -> tuple[float, float]:
+        """Shift that carries frame ``s`` content onto frame ``t`` at the frame centre ((0, 0) across a cut)."""
+        off = self.estimator.path().offset(s, t)
+        return off if off is not None else (0.0, 0.0)
+
+    def transform(self, s: int, t: int) -> np.ndarray | None:
+        """3x3 homography carrying frame ``s`` pixels onto frame ``t`` (None across a scene cut)."""
+        return self.estimator.path().transform(s, t)
+
+    def sample_coords(
+        self, t: int, s: int, xs: np.ndarray, ys: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where the frame-``t`` pixels (xs, ys) are seen in frame ``s`` (float coordinates; None across a cut):
+        what a background model needs to fetch frame ``s``'s view of the pixels it fills in frame ``t``."""
+        m = self.transform(t, s)
+        return None if m is None else map_points(m, xs, ys)
+
+    @property
+    def static(self) -> bool:
+        return self.estimator.path().static
+
+
 def warp_frame(frame: np.ndarray, path: CameraPath, s: int, t: int, border: int = cv2.BORDER_CONSTANT):
     """Frame ``s`` re-projected into frame ``t``'s view, plus the bool mask of pixels it covers (None: cut)."""
     m = path.transform(s, t)

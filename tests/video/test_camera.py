@@ -167,3 +167,26 @@ def test_long_pan_reanchors_and_stays_related() -> None:
     off = path.offset(0, len(frames) - 1)
     assert off is not None
     assert abs(off[0] + 24 * (len(frames) - 1)) < 3.0 and abs(off[1]) < 2.0
+
+
+def test_camera_tracker_matches_the_render_motion_tracker_interface() -> None:
+    from river_agent.tools.render.motion import MotionTracker
+    from river_agent.video.camera import CameraTracker
+
+    world = _texture(7, w=W + 80, h=H + 40)
+    frames = [world[10 + t : 10 + t + H, 5 * t : 5 * t + W].copy() for t in range(8)]  # content moves (-5, -1)
+    ours, theirs = CameraTracker(), MotionTracker()
+    for f in frames:
+        ours.add(f)
+        theirs.add(f)
+    assert len(ours.positions) == len(theirs.positions) == 8
+    for t in range(8):
+        assert np.allclose(ours.positions[t], theirs.positions[t], atol=0.5), t
+        assert np.allclose(ours.positions[t], (-5 * t, -t), atol=0.5)
+    assert np.allclose(ours.offset(2, 6), theirs.offset(2, 6), atol=0.5)
+    assert not ours.static
+    # where frame-6 pixels are seen in frame 2: 20 px right, 4 px down
+    xs, ys = np.array([10.0, 100.0]), np.array([20.0, 50.0])
+    coords = ours.sample_coords(6, 2, xs, ys)
+    assert coords is not None
+    assert np.allclose(coords[0], xs + 20, atol=0.5) and np.allclose(coords[1], ys + 4, atol=0.5)
