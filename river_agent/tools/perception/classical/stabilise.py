@@ -60,7 +60,7 @@ class StabiliseConfig:
         metadata={"help": "Moving camera: drop tracks that never move this many sizes (sqrt area) in the canvas."},
     )
     spread_k: float = field(
-        default=2.5, metadata={"help": "Moving camera: background tolerance in units of the sample's spread."}
+        default=0.0, metadata={"help": "Moving camera: background tolerance in units of the sample's spread."}
     )
     tolerance_px: int = field(
         default=2, metadata={"help": "A pixel matching the background within this many px is background."}
