@@ -401,7 +401,6 @@ class CameraMotionEstimator:
         """RANSAC fit of the configured model; (matrix or None, bool inlier mask)."""
         cfg = self.cfg
         none = np.zeros(len(src), bool)
-        cv2.setRNGSeed(len(src))  # RANSAC draws from OpenCV's global RNG: same input, same answer, every run
         if cfg.model == "homography" and len(src) >= 8:
             m, inl = cv2.findHomography(src, dst, cv2.RANSAC, cfg.ransac_px, maxIters=2000, confidence=0.995)
             if m is not None and _well_conditioned(m, w, h):
