@@ -143,3 +143,35 @@ def test_canvas_holds_the_pan_and_is_capped():
     assert (plan.width, plan.height, plan.scale) == (280, 50, 1.0)
     (small,) = plan_segments(path, max_canvas_area=2.0)
     assert small.scale < 1.0 and small.width * small.height <= 2.0 * 100 * 50 * 1.02
+
+
+def test_cut_gives_each_shot_its_own_tracks(tmp_path):
+    """Two shots (a static one with a moving disc, then a panning one): no track crosses the cut."""
+    world = _world(1)
+    other = (255 - _world(2))[..., ::-1].copy()
+    frames = []
+    for t in range(12):
+        f = world[:, :W].copy()
+        cv2.circle(f, (30 + 8 * t, 40), 12, (230, 30, 30), -1)
+        frames.append(f)
+    for t in range(12):
+        f = other[:, PAN * t : PAN * t + W].copy()
+        cv2.circle(f, (150 - 6 * t, 70), 12, (30, 30, 230), -1)
+        frames.append(f)
+    write_video(tmp_path / "cut.mp4", frames, fps=12, quality="lossless")
+    seg = StabilisedSegmenter()
+    _perception(seg).run(tmp_path / "cut.mp4", tmp_path / "twin", progress=False)
+    assert seg.path is not None and [(s.start, s.cut) for s in seg.path.segments] == [(0, True), (12, True)]
+    loaded = load_twin(tmp_path / "twin")
+    spans = [loaded.frames_of(oid) for oid in loaded.object_ids()]
+    assert all(max(ts) < 12 or min(ts) >= 12 for ts in spans), spans
+    assert any(max(ts) < 12 for ts in spans) and any(min(ts) >= 12 for ts in spans)  # both discs found
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_very_short_panning_clips_do_not_crash(tmp_path, n):
+    world = _world(3)
+    frames = [world[:, 6 * t : 6 * t + W].copy() for t in range(n)]
+    write_video(tmp_path / "short.mp4", frames, fps=12, quality="lossless")
+    twin = _perception(StabilisedSegmenter()).run(tmp_path / "short.mp4", tmp_path / "twin", progress=False)
+    assert len(twin.frames) == n

@@ -44,6 +44,11 @@ class StabiliseConfig:
     max_canvas_area: float = field(
         default=4.0, metadata={"help": "Largest canvas, in frame areas; a larger pan is scaled down to fit."}
     )
+    max_canvas_pixels: int = field(default=4_000_000, metadata={"help": "Largest canvas, in pixels."})
+    min_canvas_samples: int = field(
+        default=15,
+        metadata={"help": "Fewest background samples of a (large) canvas; memory is ~ samples x canvas."},
+    )
     border_px: int = field(default=2, metadata={"help": "Rim of each re-projected frame treated as invalid."})
     min_area_moving: float = field(
         default=0.002, metadata={"help": "Moving camera: drop tracks whose median area is below this frame share."}
@@ -86,8 +91,9 @@ def _sample_indices(start: int, end: int, max_samples: int) -> list[int]:
     return sorted(set((start + np.linspace(0, max(end - start - 1, 0), n).round().astype(int)).tolist()))
 
 
-def plan_segments(path: CameraPath, max_canvas_area: float) -> list[_Plan]:
-    """A canvas per segment of ``path`` holding all its frames (area capped at ``max_canvas_area`` frames)."""
+def plan_segments(path: CameraPath, max_canvas_area: float, max_canvas_pixels: int = 4_000_000) -> list[_Plan]:
+    """A canvas per segment of ``path`` holding all its frames (area capped at ``max_canvas_area`` frames and
+    ``max_canvas_pixels`` pixels; a larger canvas is scaled down)."""
     w, h = path.width, path.height
     corners = np.array([[[0, 0], [w, 0], [0, h], [w, h]]], np.float64)
     plans = []
@@ -101,7 +107,8 @@ def plan_segments(path: CameraPath, max_canvas_area: float) -> list[_Plan]:
         x1, y1 = np.ceil(pts.max(0))
         x0, y0 = max(x0, -2.0 * w), max(y0, -2.0 * h)  # a wild transform must not blow the canvas up
         x1, y1 = min(x1, 3.0 * w), min(y1, 3.0 * h)
-        scale = min(1.0, float(np.sqrt(max_canvas_area * w * h / max((x1 - x0) * (y1 - y0), 1.0))))
+        cap = min(max_canvas_area * w * h, float(max_canvas_pixels))
+        scale = min(1.0, float(np.sqrt(cap / max((x1 - x0) * (y1 - y0), 1.0))))
         shift = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale], [0, 0, 1.0]])
         cw, ch = max(1, int(np.ceil((x1 - x0) * scale))), max(1, int(np.ceil((y1 - y0) * scale)))
         plans.append(_Plan(seg.start, seg.end, cw, ch, scale, [shift @ m for m in mats], identity=False))
@@ -200,7 +207,7 @@ class StabilisedSegmenter:
             yield from self._plain(video, info, sample)
             return
         del sample
-        plans = plan_segments(path, self.stab.max_canvas_area)
+        plans = plan_segments(path, self.stab.max_canvas_area, self.stab.max_canvas_pixels)
         self._frame_area = info.width * info.height
         with tempfile.TemporaryDirectory(prefix="river-stabilise-") as tmp:
             self._write_samples(video, plans, Path(tmp))
@@ -272,9 +279,17 @@ class StabilisedSegmenter:
         self._parts.append((0, 0, seg))
         yield from seg.segment(video, info)
 
+    def _samples_for(self, plan: _Plan) -> int:
+        """Background samples of a segment: fewer for a large canvas, so the sample holds about as many bytes
+        as the static path's (never fewer than ``min_canvas_samples``)."""
+        if plan.identity:
+            return self.cfg.bg_samples
+        share = self._frame_area / max(plan.width * plan.height, 1)
+        return min(self.cfg.bg_samples, max(self.stab.min_canvas_samples, round(self.cfg.bg_samples * share)))
+
     def _write_samples(self, video: Path, plans: list[_Plan], tmp: Path) -> None:
         """Each segment's background sample, re-projected into its canvas, saved as ``tmp/<k>.npz``."""
-        wanted = {t: k for k, p in enumerate(plans) for t in _sample_indices(p.start, p.end, self.cfg.bg_samples)}
+        wanted = {t: k for k, p in enumerate(plans) for t in _sample_indices(p.start, p.end, self._samples_for(p))}
         current, frames, valids = -1, [], []
 
         def flush() -> None:
