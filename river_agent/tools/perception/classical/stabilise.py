@@ -154,7 +154,7 @@ def masked_median(stack: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.
     filled = stack.copy()
     filled[invalid & parity] = 0
     filled[invalid & ~parity] = 255
-    med = np.median(filled, axis=0).astype(np.uint8)
+    med = np.median(filled, axis=0, overwrite_input=True).astype(np.uint8)  # partitions ``filled`` in place
     return med, valid.any(axis=0)
 
 
@@ -328,7 +328,8 @@ class StabilisedSegmenter:
         spread = None
         if not plan.identity:
             med, seen = masked_median(stack, valid)
-            stack = np.where(valid[..., None], stack, med[None])
+            for sample, ok in zip(stack, valid, strict=True):  # in place: no second copy of the sample
+                sample[~ok] = med[~ok]
             if self.stab.spread_k > 0:  # per-pixel background spread (median absolute deviation of the sample)
                 dev = np.abs(stack.astype(np.int16) - med[None].astype(np.int16)).astype(np.uint8)
                 spread, _ = masked_median(dev, valid)
