@@ -280,11 +280,11 @@ class StabilisedSegmenter:
         yield from seg.segment(video, info)
 
     def _samples_for(self, plan: _Plan) -> int:
-        """Background samples of a segment: fewer for a large canvas, so the sample holds about as many bytes
-        as the static path's (never fewer than ``min_canvas_samples``)."""
+        """Background samples of a segment: fewer for a canvas over twice the frame area, so the sample holds at
+        most about twice the bytes of the static path's (never fewer than ``min_canvas_samples``)."""
         if plan.identity:
             return self.cfg.bg_samples
-        share = self._frame_area / max(plan.width * plan.height, 1)
+        share = 2.0 * self._frame_area / max(plan.width * plan.height, 1)
         return min(self.cfg.bg_samples, max(self.stab.min_canvas_samples, round(self.cfg.bg_samples * share)))
 
     def _write_samples(self, video: Path, plans: list[_Plan], tmp: Path) -> None:
