@@ -64,6 +64,12 @@ class StabiliseConfig:
         default=0.5,
         metadata={"help": "Moving camera: drop tracks that never move this many sizes (sqrt area) in the canvas."},
     )
+    threshold_moving: int = field(
+        default=0,
+        metadata={
+            "help": "Moving camera: foreground threshold (0-255) if above the segmenter's (40: fewer blobs)."
+        },
+    )
     spread_k: float = field(
         default=0.0, metadata={"help": "Moving camera: background tolerance in units of the sample's spread."}
     )
@@ -116,7 +122,7 @@ def plan_segments(path: CameraPath, max_canvas_area: float, max_canvas_pixels: i
 
 
 def _canvas_config(
-    cfg: ClassicalSegmenterConfig, plan: _Plan, w: int, h: int, static_objects: bool
+    cfg: ClassicalSegmenterConfig, plan: _Plan, w: int, h: int, static_objects: bool, threshold: int = 0
 ) -> ClassicalSegmenterConfig:
     """Frame-share settings re-expressed as shares of the canvas (an object keeps its pixel count * scale^2)."""
     if plan.identity:
@@ -124,6 +130,7 @@ def _canvas_config(
     f = (w * h * plan.scale**2) / (plan.width * plan.height)
     return replace(
         cfg,
+        threshold=max(cfg.threshold, threshold),
         static_objects=cfg.static_objects and static_objects,  # else every textured patch of real footage
         min_area_frac=cfg.min_area_frac * f,
         static_max_area_frac=cfg.static_max_area_frac * f,
@@ -215,7 +222,14 @@ class StabilisedSegmenter:
             offset = 0
             for k, plan in enumerate(plans):
                 seg = ClassicalSegmenter(
-                    _canvas_config(self.cfg, plan, info.width, info.height, self.stab.static_objects_moving)
+                    _canvas_config(
+                        self.cfg,
+                        plan,
+                        info.width,
+                        info.height,
+                        self.stab.static_objects_moving,
+                        self.stab.threshold_moving,
+                    )
                 )
                 self._parts.append((plan.start, offset, seg))
                 yield from self._run_plan(seg, plan, frames, Path(tmp) / f"{k}.npz", info, offset)
