@@ -197,14 +197,14 @@ class StabilisedSegmenter:
         self.stab = stabilise or StabiliseConfig()
         self.path: CameraPath | None = None
         self._parts: list[tuple[int, int, ClassicalSegmenter]] = []  # (first frame, id offset, segmenter)
-        self._observed: dict[
-            int, list[tuple]
-        ] = {}  # moving camera: id -> (t, canvas x, y, size, frame size, thickness)
+        # moving-camera tracks: raw id -> per frame (t, canvas x, canvas y, canvas size, frame size, thickness)
+        self._observed: dict[int, list[tuple[int, float, float, int, float, float]]] = {}
         self._frame_area = 1
 
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
         self._parts = []
         self._observed = {}
+        self.path = None
         if not self.stab.enabled:
             yield from self._plain(video, info, None)
             return
