@@ -12,9 +12,9 @@ def build_segmenter(cfg: PerceptionConfig):
 
         detector_name = cfg.detector if cfg.detector != "auto" else ("owlv2" if cfg.owlv2_model else "classical")
         return Sam2Segmenter.from_config(cfg, detector=build_detector(cfg, detector_name))
-    from river_agent.tools.perception.classical.segmenter import ClassicalSegmenter
+    from river_agent.tools.perception.classical.stabilise import StabilisedSegmenter
 
-    return ClassicalSegmenter()
+    return StabilisedSegmenter()  # the classical segmenter, compensating camera motion when there is any
 
 
 def build_detector(cfg: PerceptionConfig, name: str):

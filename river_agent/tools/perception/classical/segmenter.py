@@ -103,7 +103,7 @@ class ClassicalSegmenter:
         h, w = info.height, info.width
         self.min_area = max(12, int(cfg.min_area_frac * h * w))
         self._min_hits = max(cfg.min_track_frames, int(cfg.min_track_share * info.num_frames))
-        sample = sample_frames(video, info.num_frames, cfg.bg_samples)
+        sample = self._sample_frames(video, info)
         self.model = build_background(
             sample,
             cfg.static_objects,
@@ -125,7 +125,7 @@ class ClassicalSegmenter:
                 self._static.append((tid, sl[1].start, sl[0].start, crop))
         static_zone = self.model.static_labels > 0
         kernel = np.ones((3, 3), np.uint8)
-        for t, frame in enumerate(iter_frames(video)):
+        for t, frame in enumerate(self._iter_frames(video)):
             if frame.shape[:2] != (h, w):
                 continue
             d_bg = max_abs_diff(frame, self.model.background)
@@ -261,6 +261,13 @@ class ClassicalSegmenter:
                 out[root] = Region(root, r.x, r.y, r.size, r.bbox, r.crop)
             out[root].obj_id = root
         return out
+
+    # frame sources: camera-motion compensation (classical/stabilise.py) feeds re-projected frames through these
+    def _sample_frames(self, video: Path, info: VideoInfo) -> np.ndarray:
+        return sample_frames(video, info.num_frames, self.cfg.bg_samples)
+
+    def _iter_frames(self, video: Path) -> Iterator[np.ndarray]:
+        return iter_frames(video)
 
     # ---------------------------------------------------------------- pieces
     def _new_id(self) -> int:

@@ -1,0 +1,177 @@
+"""Camera-motion compensation in the classical perception: a panning clip, and the static path unchanged."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from river_agent.tools.perception import Perception
+from river_agent.tools.perception.classical.categoriser import ShapeCategoriser
+from river_agent.tools.perception.classical.depth import PositionOcclusionDepth
+from river_agent.tools.perception.classical.segmenter import ClassicalSegmenter
+from river_agent.tools.perception.classical.stabilise import (
+    StabiliseConfig,
+    StabilisedSegmenter,
+    masked_median,
+    plan_segments,
+)
+from river_agent.twin.io import instance_mask, load_twin
+from river_agent.video.camera import CameraPath, FrameMotion, MotionStatus, Segment
+from river_agent.video.io import probe_video, write_video
+from tests.perception.synth_scenes import make_scene
+
+H, W, N = 112, 192, 24
+PAN = 3  # camera pans right by 3 px per frame
+
+
+def _world(seed: int = 0) -> np.ndarray:
+    """A wide textured backdrop (smooth blobs, muted colours)."""
+    rng = np.random.default_rng(seed)
+    ww = W + PAN * N + 8
+    img = np.zeros((H, ww, 3), np.float32)
+    for scale in (6, 16):
+        noise = rng.random((H // scale + 2, ww // scale + 2, 3)).astype(np.float32)
+        img += cv2.resize(noise, (ww, H), interpolation=cv2.INTER_CUBIC)
+    img = (img - img.min()) / (img.max() - img.min())
+    return (60 + 120 * img).astype(np.uint8)
+
+
+def _panning_clip(path) -> list[np.ndarray]:
+    """Frames of a panning camera over the backdrop, with a red disc moving right faster than the pan."""
+    world = _world()
+    frames, gts = [], []
+    for t in range(N):
+        x0 = PAN * t
+        frame = world[:, x0 : x0 + W].copy()
+        gt = np.zeros((H, W), np.uint8)
+        cv2.circle(gt, (40 + 8 * t - x0, 62), 13, 1, -1)  # world x: 40 + 8t; in the frame: 40 + 5t
+        frame[gt > 0] = (230, 30, 30)
+        frames.append(frame)
+        gts.append(gt > 0)
+    write_video(path, frames, fps=12, quality="lossless")
+    return gts
+
+
+def _perception(segmenter) -> Perception:
+    return Perception(segmenter, ShapeCategoriser(), PositionOcclusionDepth(), None)
+
+
+@pytest.fixture(scope="module")
+def panned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pan")
+    gts = _panning_clip(root / "pan.mp4")
+    seg = StabilisedSegmenter()
+    twin = _perception(seg).run(root / "pan.mp4", root / "twin", progress=False)
+    return root, gts, twin, seg
+
+
+def test_camera_pan_is_measured(panned):
+    _, _, _, seg = panned
+    assert seg.path is not None and not seg.path.static and len(seg.path.segments) == 1
+    off = seg.path.offset(0, N - 1)
+    assert off is not None and abs(off[0] + PAN * (N - 1)) < 1.5 and abs(off[1]) < 1.0
+
+
+def test_moving_object_is_one_track_and_nothing_else(panned):
+    root, gts, _, _ = panned
+    loaded = load_twin(root / "twin")
+    assert loaded.object_ids() == [1]  # no spurious tracks on the panning texture
+    ious = []
+    for t, gt in enumerate(gts):
+        ids = [i.id for i in loaded.frames[t].instances]
+        m = instance_mask(loaded, t, 1) if ids else np.zeros_like(gt)
+        ious.append((m & gt).sum() / max((m | gt).sum(), 1))
+    assert np.mean(ious) > 0.85
+    assert sum(1 for f in loaded.frames if f.instances) >= N - 2
+
+
+def test_without_compensation_the_pan_breaks_the_twin(panned):
+    """The same clip through the plain (static-camera) segmenter: the point of compensating."""
+    root, gts, _, _ = panned
+    plain = StabilisedSegmenter(stabilise=StabiliseConfig(enabled=False))
+    _perception(plain).run(root / "pan.mp4", root / "plain", progress=False)
+    loaded = load_twin(root / "plain")
+    ok = len(loaded.object_ids()) == 1
+    if ok:
+        ious = [
+            (instance_mask(loaded, t, 1) & gt).sum() / max((instance_mask(loaded, t, 1) | gt).sum(), 1)
+            for t, gt in enumerate(gts)
+            if loaded.frames[t].instances
+        ]
+        ok = float(np.mean(ious)) > 0.85
+    assert not ok
+
+
+def test_static_camera_path_is_bit_identical(tmp_path):
+    make_scene(tmp_path / "v.mp4")
+    info = probe_video(tmp_path / "v.mp4")
+    plain = ClassicalSegmenter()
+    stab = StabilisedSegmenter()
+    a = list(plain.segment(tmp_path / "v.mp4", info))
+    b = list(stab.segment(tmp_path / "v.mp4", info))
+    assert stab.path is not None and stab.path.static
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.label_map, y.label_map)
+        assert sorted(x.regions) == sorted(y.regions)
+    assert plain.result().id_map == stab.result().id_map
+
+
+def test_masked_median_ignores_invalid_samples():
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 256, (7, 4, 5, 3)).astype(np.uint8)
+    valid = rng.random((7, 4, 5)) > 0.4
+    valid[:, 0, 0] = False
+    med, seen = masked_median(stack, valid)
+    assert not seen[0, 0] and seen.sum() == valid.any(0).sum()
+    for y in range(4):
+        for x in range(5):
+            k = valid[:, y, x]
+            if k.sum() % 2 == 1:  # odd count: the median is one of the values, exactly
+                assert np.array_equal(med[y, x], np.median(stack[k, y, x], axis=0).astype(np.uint8))
+
+
+def test_canvas_holds_the_pan_and_is_capped():
+    frames = []
+    for t in range(10):
+        m = np.eye(3)
+        m[0, 2] = 20.0 * t  # frame t sits 20 t px right of the reference
+        frames.append(FrameMotion(t=t, segment=0, to_ref=m, status=MotionStatus.TRACKED))
+    path = CameraPath(width=100, height=50, frames=frames, segments=[Segment(0, 0, 10, cut=True)])
+    (plan,) = plan_segments(path, max_canvas_area=10.0)
+    assert (plan.width, plan.height, plan.scale) == (280, 50, 1.0)
+    (small,) = plan_segments(path, max_canvas_area=2.0)
+    assert small.scale < 1.0 and small.width * small.height <= 2.0 * 100 * 50 * 1.02
+
+
+def test_cut_gives_each_shot_its_own_tracks(tmp_path):
+    """Two shots (a static one with a moving disc, then a panning one): no track crosses the cut."""
+    world = _world(1)
+    other = (255 - _world(2))[..., ::-1].copy()
+    frames = []
+    for t in range(12):
+        f = world[:, :W].copy()
+        cv2.circle(f, (30 + 8 * t, 40), 12, (230, 30, 30), -1)
+        frames.append(f)
+    for t in range(12):
+        f = other[:, PAN * t : PAN * t + W].copy()
+        cv2.circle(f, (150 - 6 * t, 70), 12, (30, 30, 230), -1)
+        frames.append(f)
+    write_video(tmp_path / "cut.mp4", frames, fps=12, quality="lossless")
+    seg = StabilisedSegmenter()
+    _perception(seg).run(tmp_path / "cut.mp4", tmp_path / "twin", progress=False)
+    assert seg.path is not None and [(s.start, s.cut) for s in seg.path.segments] == [(0, True), (12, True)]
+    loaded = load_twin(tmp_path / "twin")
+    spans = [loaded.frames_of(oid) for oid in loaded.object_ids()]
+    assert all(max(ts) < 12 or min(ts) >= 12 for ts in spans), spans
+    assert any(max(ts) < 12 for ts in spans) and any(min(ts) >= 12 for ts in spans)  # both discs found
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_very_short_panning_clips_do_not_crash(tmp_path, n):
+    world = _world(3)
+    frames = [world[:, 6 * t : 6 * t + W].copy() for t in range(n)]
+    write_video(tmp_path / "short.mp4", frames, fps=12, quality="lossless")
+    twin = _perception(StabilisedSegmenter()).run(tmp_path / "short.mp4", tmp_path / "twin", progress=False)
+    assert len(twin.frames) == n
