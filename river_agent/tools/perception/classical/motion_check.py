@@ -20,8 +20,9 @@ import numpy as np
 
 from river_agent.tools.perception.base import Region
 
+_HALF = 5  # Lucas-Kanade half-window (px)
 _LK = {
-    "winSize": (15, 15),
+    "winSize": (2 * _HALF + 1, 2 * _HALF + 1),
     "maxLevel": 3,
     "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
 }
@@ -45,25 +46,36 @@ def _corners(grey: np.ndarray, mask: np.ndarray, n: int, x0: int, y0: int) -> np
 
 
 def relative_flows(
-    prev: np.ndarray, cur: np.ndarray, regions: dict[int, Region], foreground: np.ndarray, min_ring: int = 4
+    prev: np.ndarray,
+    cur: np.ndarray,
+    regions: dict[int, Region],
+    foreground: np.ndarray,
+    shifts: dict[int, tuple[float, float]] | None = None,
+    min_ring: int = 4,
 ) -> dict[int, tuple[float, float]]:
-    """Per region id, the median flow (prev -> cur, px) of its corners minus that of the background ring around
-    it (zero when the ring has fewer than ``min_ring`` trackable points: the canvas background is still).
+    """Per region id, its own motion (prev -> cur, px) minus the median flow of the background ring around it
+    (zero when the ring has fewer than ``min_ring`` trackable points: the canvas background is still).
 
-    ``prev``/``cur``: grey uint8 canvas frames; ``foreground``: bool mask of all blobs in ``cur``. Regions none
-    of whose points can be tracked are left out.
+    Own motion is the median flow of the blob's corners (a grid of its pixels when it has too few: on a blob
+    without texture the outline carries the motion); when fewer than 3 of them track (forward-backward
+    checked), ``shifts[id]``, the centroid's shift since the previous frame, if given. The ring starts a
+    Lucas-Kanade half-window away from every blob, so its windows do not see the blob's own motion.
+    ``prev``/``cur``: grey uint8 canvas frames; ``foreground``: bool mask of all blobs in ``cur``. Regions whose
+    motion cannot be measured are left out.
     """
+    shifts = shifts or {}
     h, w = cur.shape
     groups: list[tuple[int, bool, int, int]] = []  # (region id, inside, first point, count)
     chunks: list[np.ndarray] = []
     n = 0
     for rid, r in regions.items():
         side = float(np.sqrt(max(r.size, 1)))
-        wx0, wy0, wx1, wy1 = _window(r.bbox, max(6, int(0.5 * side)), w, h)
+        wx0, wy0, wx1, wy1 = _window(r.bbox, _HALF + max(6, int(0.5 * side)), w, h)
         inside = np.zeros((wy1 - wy0, wx1 - wx0), bool)
         bx0, by0, bx1, by1 = r.bbox
         inside[by0 - wy0 : by1 - wy0, bx0 - wx0 : bx1 - wx0] = r.crop
-        fg = cv2.dilate(foreground[wy0:wy1, wx0:wx1].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        # the ring starts a Lucas-Kanade half-window away from any blob, so its windows see background only
+        fg = cv2.dilate(foreground[wy0:wy1, wx0:wx1].astype(np.uint8), np.ones((2 * _HALF + 1,) * 2, np.uint8)) > 0
         win = cur[wy0:wy1, wx0:wx1]
         for is_in, mask in ((True, inside), (False, ~fg)):
             pts = _corners(win, mask, 30 if is_in else 40, wx0, wy0)
@@ -80,11 +92,13 @@ def relative_flows(
     med: dict[tuple[int, bool], np.ndarray | None] = {}
     for rid, is_in, first, count in groups:
         sel = ok[first : first + count]
-        need = 2 if is_in else min_ring
+        need = 3 if is_in else min_ring
         med[(rid, is_in)] = np.median(flow[first : first + count][sel], axis=0) if sel.sum() >= need else None
     out = {}
     for rid in regions:
         inner, ring = med.get((rid, True)), med.get((rid, False))
+        if inner is None and rid in shifts:
+            inner = np.asarray(shifts[rid], np.float64)
         if inner is None:
             continue
         rel = inner - ring if ring is not None else inner

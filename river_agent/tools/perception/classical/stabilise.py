@@ -78,14 +78,14 @@ class StabiliseConfig:
         default=2, metadata={"help": "A pixel matching the background within this many px is background."}
     )
     rel_speed_px: float = field(
-        default=1.5,
+        default=1.0,
         metadata={
             "help": "Moving camera: a blob 'moves' in a frame when its own flow differs from the flow of the "
             "background ring around it by more than this (frame px per frame; LK noise is ~0.3)."
         },
     )
     min_moving_share: float = field(
-        default=0.3,
+        default=0.45,
         metadata={
             "help": "Moving camera: drop tracks that move against their surroundings in fewer than this share "
             "of their frames (parallax, defocus highlights, misregistration move with them); 0: off."
@@ -324,7 +324,12 @@ class StabilisedSegmenter:
         offset: int,
     ) -> None:
         """Record each region's geometry and motion evidence (see :mod:`.motion_check`) for the track filters."""
-        flows = relative_flows(prev, grey, regions, foreground) if prev is not None and regions else {}
+        shifts = {}  # centroid shifts since the previous frame (canvas px), for blobs without inner texture
+        for tid, r in regions.items():
+            last = self._observed.get(tid + offset)
+            if last and last[-1].t == t - 1:
+                shifts[tid] = (r.x - last[-1].x, r.y - last[-1].y)
+        flows = relative_flows(prev, grey, regions, foreground, shifts) if prev is not None and regions else {}
         for tid, r in regions.items():
             dist = cv2.distanceTransform(np.pad(r.crop, 1).astype(np.uint8), cv2.DIST_L2, 3)
             rel = flows.get(tid)
