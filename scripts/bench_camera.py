@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--no-perception", action="store_true")
     args = ap.parse_args()
     console = Console()
-    table = Table(title="camera-motion compensation (single process, shared CPU)")
+    table = Table(title="camera-motion compensation (one process per run, shared CPU)")
     cols = ["video", "frames", "segments", "static", "estimator f/s (CPU)"]
     if not args.no_perception:
         cols += [
