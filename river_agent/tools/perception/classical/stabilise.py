@@ -10,6 +10,11 @@ canvas pixels the frame does not cover (and a thin rim along its border) are fil
 itself, so the border is never foreground. The background sample is re-projected the same way, its uncovered
 pixels filled with the median of the samples that do cover them. Label maps go back to each frame's own pixels
 with the inverse transform (nearest neighbour); ids are made unique across segments.
+
+On moving-camera segments tracks are then filtered: too small, too thin, too intermittent, never travelling in
+the canvas, or not moving against their surroundings (:mod:`.motion_check`: a blob's own Lucas-Kanade flow minus
+that of the background ring around it; parallax, defocus highlights and misregistration move with their
+neighbourhood, objects do not).
 """
 
 from __future__ import annotations
@@ -324,7 +329,7 @@ class StabilisedSegmenter:
         offset: int,
     ) -> None:
         """Record each region's geometry and motion evidence (see :mod:`.motion_check`) for the track filters."""
-        shifts = {}  # centroid shifts since the previous frame (canvas px), for blobs without inner texture
+        shifts = {}  # centroid shifts since the previous frame (canvas px): own motion when no point tracks
         for tid, r in regions.items():
             last = self._observed.get(tid + offset)
             if last and last[-1].t == t - 1:
