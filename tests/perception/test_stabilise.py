@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from river_agent.tools.perception import Perception
+from river_agent.tools.perception.base import Region
 from river_agent.tools.perception.classical.categoriser import ShapeCategoriser
 from river_agent.tools.perception.classical.depth import PositionOcclusionDepth
+from river_agent.tools.perception.classical.motion_check import relative_flows
 from river_agent.tools.perception.classical.segmenter import ClassicalSegmenter
 from river_agent.tools.perception.classical.stabilise import (
     StabiliseConfig,
@@ -175,3 +177,90 @@ def test_very_short_panning_clips_do_not_crash(tmp_path, n):
     write_video(tmp_path / "short.mp4", frames, fps=12, quality="lossless")
     twin = _perception(StabilisedSegmenter()).run(tmp_path / "short.mp4", tmp_path / "twin", progress=False)
     assert len(twin.frames) == n
+
+
+NEAR, NEAR_Y = 6, 76  # a near layer (rows >= NEAR_Y) pans 6 px per frame, twice the far backdrop: parallax
+
+
+def _parallax_clip(path) -> None:
+    """A panning camera over a far backdrop and a nearer strip (low-contrast texture with bright highlights, like
+    bokeh) that one homography cannot register; a red disc moves on its own over the far part."""
+    far = _world(4)
+    rng = np.random.default_rng(5)
+    ww = W + NEAR * N + 8
+    noise = rng.random((H // 4 + 2, ww // 4 + 2)).astype(np.float32)
+    near = cv2.resize(noise, (ww, H), interpolation=cv2.INTER_CUBIC) * 40 + 70
+    near = np.repeat(near[..., None], 3, 2).astype(np.uint8)
+    for k in range(8):
+        cv2.circle(near, (int(20 + k * ww / 8), int(rng.integers(NEAR_Y + 10, H - 8))), 6, (235, 225, 200), -1)
+    frames = []
+    for t in range(N):
+        f = far[:, PAN * t : PAN * t + W].copy()
+        f[NEAR_Y:] = near[NEAR_Y:, NEAR * t : NEAR * t + W]
+        cv2.circle(f, (30 + 5 * t, 35), 12, (230, 30, 30), -1)
+        frames.append(f)
+    write_video(path, frames, fps=12, quality="lossless")
+
+
+@pytest.fixture(scope="module")
+def parallax(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parallax")
+    _parallax_clip(root / "p.mp4")
+    return root
+
+
+def _tracks(twin) -> dict[int, list[float]]:
+    """Per object, its y position in each frame it is seen."""
+    out: dict[int, list[float]] = {}
+    for f in twin.frames:
+        for i in f.instances:
+            out.setdefault(i.id, []).append(i.spatial.y)
+    return out
+
+
+def test_parallax_highlights_give_no_track_the_moving_disc_one(parallax):
+    seg = StabilisedSegmenter()
+    twin = _perception(seg).run(parallax / "p.mp4", parallax / "on", progress=False)
+    off = seg.path.offset(0, N - 1) if seg.path else None
+    assert off is not None and abs(off[0] + PAN * (N - 1)) < 2.0  # the far (dominant) plane is registered
+    tracks = _tracks(twin)
+    assert len(tracks) == 1, tracks
+    (ys,) = tracks.values()
+    assert len(ys) >= N - 2 and max(abs(y - 35) for y in ys) < 4  # the disc, over the whole clip
+
+
+def test_without_the_motion_test_parallax_leaves_tracks(parallax):
+    """The same clip with the relative-motion filter off: tracks on the near strip survive the other filters."""
+    seg = StabilisedSegmenter(stabilise=StabiliseConfig(min_moving_share=0.0))
+    twin = _perception(seg).run(parallax / "p.mp4", parallax / "off", progress=False)
+    tracks = _tracks(twin)
+    near = [k for k, ys in tracks.items() if np.median(ys) > NEAR_Y]
+    assert len(near) >= 2, tracks
+    assert sum(1 for ys in tracks.values() if np.median(ys) < 40) == 1  # the disc is still one track
+
+
+def test_relative_flow_separates_own_motion_from_moving_with_the_surroundings():
+    rng = np.random.default_rng(0)
+    tex = cv2.GaussianBlur((rng.random((160, 260)) * 255).astype(np.uint8), (0, 0), 1.5)
+    tex = cv2.normalize(tex, None, 0, 255, cv2.NORM_MINMAX)
+    prev = tex[10:150, 10:250].copy()
+    cur = tex[10:150, 8:248].copy()  # everything moved 2 px right ...
+    s = 44
+    patch = tex[100 : 100 + s, 190 : 190 + s]
+    prev[40 : 40 + s, 30 : 30 + s] = patch
+    cur[40 : 40 + s, 35 : 35 + s] = patch  # ... and an object 5 px right
+    regions = {}
+    fg = np.zeros(cur.shape, bool)
+    for rid, (x0, y0) in {1: (35, 40), 2: (150, 60)}.items():  # 2: a piece of the moving background
+        fg[y0 : y0 + s, x0 : x0 + s] = True
+        regions[rid] = Region(
+            obj_id=rid,
+            x=x0 + s / 2,
+            y=y0 + s / 2,
+            size=s * s,
+            bbox=(x0, y0, x0 + s, y0 + s),
+            crop=np.ones((s, s), bool),
+        )
+    flows = relative_flows(prev, cur, regions, fg)
+    assert abs(flows[1][0] - 3.0) < 0.5 and abs(flows[1][1]) < 0.5, flows  # own motion minus the surroundings'
+    assert np.hypot(*flows[2]) < 0.3, flows  # moves exactly like its surroundings

@@ -10,6 +10,11 @@ canvas pixels the frame does not cover (and a thin rim along its border) are fil
 itself, so the border is never foreground. The background sample is re-projected the same way, its uncovered
 pixels filled with the median of the samples that do cover them. Label maps go back to each frame's own pixels
 with the inverse transform (nearest neighbour); ids are made unique across segments.
+
+On moving-camera segments tracks are then filtered: too small, too thin, too intermittent, never travelling in
+the canvas, or not moving against their surroundings (:mod:`.motion_check`: a blob's own Lucas-Kanade flow minus
+that of the background ring around it; parallax, defocus highlights and misregistration move with their
+neighbourhood, objects do not).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from river_agent.tools.perception.base import (
     SegmentedFrame,
     regions_from_label_map,
 )
+from river_agent.tools.perception.classical.motion_check import relative_flows
 from river_agent.tools.perception.classical.segmenter import ClassicalSegmenter, ClassicalSegmenterConfig
 from river_agent.video.camera import CameraMotionConfig, CameraMotionEstimator, CameraPath
 from river_agent.video.io import VideoInfo, iter_frames
@@ -76,6 +82,33 @@ class StabiliseConfig:
     tolerance_px: int = field(
         default=2, metadata={"help": "A pixel matching the background within this many px is background."}
     )
+    rel_speed_px: float = field(
+        default=1.0,
+        metadata={
+            "help": "Moving camera: a blob 'moves' in a frame when its own flow differs from the flow of the "
+            "background ring around it by more than this (frame px per frame; LK noise is ~0.3)."
+        },
+    )
+    min_moving_share: float = field(
+        default=0.45,
+        metadata={
+            "help": "Moving camera: drop tracks that move against their surroundings in fewer than this share "
+            "of their frames (parallax, defocus highlights, misregistration move with them); 0: off."
+        },
+    )
+
+
+@dataclass
+class _Obs:
+    """One moving-camera track in one frame (canvas px unless noted)."""
+
+    t: int
+    x: float
+    y: float
+    size: int
+    area: float  # frame px
+    thickness: float  # frame px
+    rel: tuple[float, float] | None  # own flow minus the background ring's (frame px / frame), None: unmeasured
 
 
 @dataclass
@@ -197,8 +230,7 @@ class StabilisedSegmenter:
         self.stab = stabilise or StabiliseConfig()
         self.path: CameraPath | None = None
         self._parts: list[tuple[int, int, ClassicalSegmenter]] = []  # (first frame, id offset, segmenter)
-        # moving-camera tracks: raw id -> per frame (t, canvas x, canvas y, canvas size, frame size, thickness)
-        self._observed: dict[int, list[tuple[int, float, float, int, float, float]]] = {}
+        self._observed: dict[int, list[_Obs]] = {}  # moving-camera tracks: raw id -> per-frame measurements
         self._frame_area = 1
 
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
@@ -242,6 +274,12 @@ class StabilisedSegmenter:
         for start, offset, seg in self._parts:
             res = seg.result()
             drop = {raw for raw in seg.tracks if raw + offset in self._observed and self._spurious(raw + offset)}
+            members: dict[int, list[int]] = {}  # final id -> its raw tracks (a track re-identified after a gap)
+            for raw, v in res.id_map.items():
+                if v and raw not in drop and raw + offset in self._observed:
+                    members.setdefault(v, []).append(raw + offset)
+            still = {v for v, raws in members.items() if not self._moves(raws)}
+            drop |= {raw for raw, v in res.id_map.items() if v in still}
             finals = sorted({v for raw, v in res.id_map.items() if v and raw not in drop})
             renum = {v: next_final + i for i, v in enumerate(finals)}
             next_final += len(finals)
@@ -254,20 +292,63 @@ class StabilisedSegmenter:
                 )
         return SegmentationResult(id_map=id_map, occlusions=occlusions)
 
+    def _moves(self, raws: list[int]) -> bool:
+        """Whether a moving-camera track moves against its surroundings (relative flow above ``rel_speed_px``)
+        in at least ``min_moving_share`` of its measured frames."""
+        if self.stab.min_moving_share <= 0:
+            return True
+        rel = [o.rel for raw in raws for o in self._observed[raw] if o.rel is not None]
+        if not rel:
+            return False
+        speed = np.linalg.norm(np.asarray(rel, np.float64), axis=1)
+        return float(np.mean(speed > self.stab.rel_speed_px)) >= self.stab.min_moving_share
+
     def _spurious(self, raw: int) -> bool:
         """A moving-camera track too small, too intermittent, or fixed to the background (misregistration)."""
         obs = self._observed[raw]
         st = self.stab
-        ts = [o[0] for o in obs]
+        ts = [o.t for o in obs]
         span = max(ts) - min(ts) + 1
-        area = float(np.median([o[4] for o in obs]))
-        if float(np.median([o[5] for o in obs])) < st.min_thickness_moving * np.sqrt(self._frame_area):
+        area = float(np.median([o.area for o in obs]))
+        if float(np.median([o.thickness for o in obs])) < st.min_thickness_moving * np.sqrt(self._frame_area):
             return True  # a sliver along an edge: parallax or misregistration, not an object
         if area < st.min_area_moving * self._frame_area or len(obs) < st.min_presence_moving * span:
             return True
-        xy = np.array([(o[1], o[2]) for o in obs], np.float64)
+        xy = np.array([(o.x, o.y) for o in obs], np.float64)
         travel = float(np.linalg.norm(xy - np.median(xy, axis=0), axis=1).max())
-        return travel < st.min_travel_moving * np.sqrt(float(np.median([o[3] for o in obs])))
+        return travel < st.min_travel_moving * np.sqrt(float(np.median([o.size for o in obs])))
+
+    def _observe(
+        self,
+        regions: dict,
+        foreground: np.ndarray,
+        grey: np.ndarray,
+        prev: np.ndarray | None,
+        plan: _Plan,
+        t: int,
+        offset: int,
+    ) -> None:
+        """Record each region's geometry and motion evidence (see :mod:`.motion_check`) for the track filters."""
+        shifts = {}  # centroid shifts since the previous frame (canvas px): own motion when no point tracks
+        for tid, r in regions.items():
+            last = self._observed.get(tid + offset)
+            if last and last[-1].t == t - 1:
+                shifts[tid] = (r.x - last[-1].x, r.y - last[-1].y)
+        flows = relative_flows(prev, grey, regions, foreground, shifts) if prev is not None and regions else {}
+        for tid, r in regions.items():
+            dist = cv2.distanceTransform(np.pad(r.crop, 1).astype(np.uint8), cv2.DIST_L2, 3)
+            rel = flows.get(tid)
+            self._observed.setdefault(tid + offset, []).append(
+                _Obs(
+                    t=t,
+                    x=r.x,
+                    y=r.y,
+                    size=r.size,
+                    area=r.size / plan.scale**2,
+                    thickness=2.0 * float(dist.max()) / plan.scale,
+                    rel=None if rel is None else (rel[0] / plan.scale, rel[1] / plan.scale),
+                )
+            )
 
     # ------------------------------------------------------------------ steps
     def _measure(self, video: Path, info: VideoInfo) -> tuple[CameraPath | None, np.ndarray | None]:
@@ -348,6 +429,7 @@ class StabilisedSegmenter:
                 dev = np.abs(stack.astype(np.int16) - med[None].astype(np.int16)).astype(np.uint8)
                 spread, _ = masked_median(dev, valid)
         originals: list[np.ndarray] = []
+        greys: list[np.ndarray] = []  # canvas frames (grey) not yet matched with the segmenter's output
         band: tuple[np.ndarray, np.ndarray] | None = None
 
         def canvas_frames() -> Iterator[np.ndarray]:
@@ -368,6 +450,7 @@ class StabilisedSegmenter:
                 # the background this frame is compared with: per pixel the value within ``tolerance_px`` of
                 # the model closest to the frame, so residual misregistration along edges is not foreground
                 model.background = np.clip(out, band[0], band[1])
+                greys.append(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))
                 yield out
 
         seg._sample_frames = lambda _video, _info: stack  # type: ignore[method-assign]
@@ -375,20 +458,19 @@ class StabilisedSegmenter:
         sub = VideoInfo(
             path=info.path, fps=info.fps, width=plan.width, height=plan.height, num_frames=plan.end - plan.start
         )
+        prev: np.ndarray | None = None
         for out in seg.segment(Path(info.path), sub):
             frame = originals.pop(0) if originals else None
+            grey = greys.pop(0) if greys else None
             t = plan.start + out.t
             if frame is None:
                 continue
             if plan.identity:
                 labels = out.label_map
             else:
-                for tid, r in out.regions.items():
-                    dist = cv2.distanceTransform(np.pad(r.crop, 1).astype(np.uint8), cv2.DIST_L2, 3)
-                    thick = 2.0 * float(dist.max()) / plan.scale
-                    self._observed.setdefault(tid + offset, []).append(
-                        (t, r.x, r.y, r.size, r.size / plan.scale**2, thick)
-                    )
+                assert grey is not None
+                self._observe(out.regions, out.label_map > 0, grey, prev, plan, t, offset)
+                prev = grey
                 m = plan.to_canvas[out.t]
                 labels = cv2.warpPerspective(
                     out.label_map,
