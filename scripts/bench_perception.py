@@ -55,7 +55,7 @@ def accuracy(suite: Path, perception: str, console: Console) -> None:
                 f"{dt:.2f}",
             )
     mean = np.mean(rows, axis=0)
-    table.add_row("[bold]mean", *(f"[bold]{v:.3f}" for v in mean), "", "")
+    table.add_row("[bold]mean", *(f"[bold]{v:.4f}" for v in mean), "", "")
     console.print(table)
 
 

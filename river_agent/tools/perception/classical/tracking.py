@@ -32,8 +32,12 @@ def palette_of(pixels: np.ndarray, k: int = 2) -> np.ndarray:
         pix = pix[np.linspace(0, pix.shape[0] - 1, 400).astype(int)]
     if pix.shape[0] < k * 4:
         return pix.mean(0, keepdims=True)
+    # start from brightness quantiles, not k-means++: that seeds from OpenCV's process-wide RNG, so the same video
+    # gave different palettes (and then different tracks) depending on what had run before in the process
+    rank = np.argsort(np.argsort(pix.sum(1), kind="stable"), kind="stable")
+    init = (rank * k // pix.shape[0]).astype(np.int32).reshape(-1, 1)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, labels, centers = cv2.kmeans(pix, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    _, labels, centers = cv2.kmeans(pix, k, init, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
     counts = np.bincount(labels.ravel(), minlength=k)
     return centers[counts >= 0.1 * pix.shape[0]]
 
