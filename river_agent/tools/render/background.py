@@ -71,8 +71,12 @@ class BackgroundModel:
         tolerance: int = 10,
         motion_gap: int = 4,
         motion_threshold: int = 12,
+        objects_known: bool = False,
     ) -> None:
         self.num_frames = num_frames
+        # with every object's masks known, a sample pixel outside them shows background: the guards against
+        # unknown occluders (temporal hull, static places) are not needed and would throw seen background away
+        self.objects_known = objects_known
         self.wanted = set(sample_indices(num_frames, max_samples))
         self.motion_gap, self.motion_threshold = motion_gap, motion_threshold
         self._ring: deque[tuple[int, np.ndarray]] = deque(maxlen=2 * motion_gap + 1)
@@ -177,8 +181,9 @@ class BackgroundModel:
         px, py = self.motion.positions[t]
         return ys - int(py) + self._origin[1], xs - int(px) + self._origin[0]
 
-    def fill(self, t: int, frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """A copy of ``frame`` with the ``hole`` pixels replaced by background."""
+    def fill(self, t: int, frame: np.ndarray, hole: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
+        """A copy of ``frame`` with the ``hole`` pixels replaced by background (``objects``: other objects'
+        pixels of frame t, never used as a source for pixels that must be made up)."""
         for s in list(self._pending):  # the video ended early: keep what was seen
             self._finalise(s)
         if not self._plate_ready:
@@ -202,7 +207,7 @@ class BackgroundModel:
             never = np.zeros_like(hole)
             never[ys[~filled], xs[~filled]] = True
             self.inpainted_pixels += int((~filled).sum())
-            out = inpaint_region(out, never, self.inpaint_radius)
+            out = inpaint_region(out, never, self.inpaint_radius, objects)
         if cached:
             wy, wx = self._world(t, ys, xs)
             self._plate[wy, wx] = out[ys, xs]
@@ -218,7 +223,7 @@ class BackgroundModel:
         y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
         # a sample between the first and last frame an object covers a point most likely shows something in
         # front of the hidden object there (an occluder), not the background: leave it out
-        if hasattr(self, "_first"):
+        if hasattr(self, "_first") and not self.objects_known:
             wy, wx, on = self._hull_coords(t, ys, xs)
             first = np.where(on, self._first[wy, wx], np.iinfo(np.int32).max)
             last = np.where(on, self._last[wy, wx], -1)
@@ -258,8 +263,11 @@ class BackgroundModel:
         return med, filled
 
 
-def inpaint_region(frame: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:
-    """cv2.inpaint (Telea) on the bounding box of ``mask`` plus a margin (fast for small holes)."""
+def inpaint_region(
+    frame: np.ndarray, mask: np.ndarray, radius: int = 5, avoid: np.ndarray | None = None
+) -> np.ndarray:
+    """cv2.inpaint (Telea) of the ``mask`` pixels on their bounding box plus a margin (fast for small holes);
+    ``avoid`` pixels (other objects) are not used as sources."""
     ys, xs = np.nonzero(mask)
     if ys.size == 0:
         return frame
@@ -269,9 +277,13 @@ def inpaint_region(frame: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.n
     x0, x1 = max(xs.min() - m, 0), min(xs.max() + 1 + m, W)
     out = frame.copy()
     crop = np.ascontiguousarray(out[y0:y1, x0:x1])
-    mcrop = mask[y0:y1, x0:x1].astype(np.uint8) * 255
+    unknown = mask if avoid is None else mask | avoid
+    mcrop = unknown[y0:y1, x0:x1].astype(np.uint8) * 255
     if mcrop.all():  # nothing known around it: mean colour of the frame outside the hole
-        out[mask] = frame[~mask].mean(axis=0).astype(np.uint8) if (~mask).any() else 0
+        out[mask] = frame[~unknown].mean(axis=0).astype(np.uint8) if (~unknown).any() else 0
         return out
-    out[y0:y1, x0:x1] = cv2.inpaint(crop, mcrop, radius, cv2.INPAINT_TELEA)
+    filled = cv2.inpaint(crop, mcrop, radius, cv2.INPAINT_TELEA)
+    m = mask[y0:y1, x0:x1]
+    crop[m] = filled[m]
+    out[y0:y1, x0:x1] = crop
     return out

@@ -118,7 +118,9 @@ class ClassicalRenderer(ConditionedRenderer):
         cfg = self.config
         bg = None
         if cond.needs_fill():
-            bg = BackgroundModel(info.num_frames, cfg.bg_samples, cfg.inpaint_radius)
+            bg = BackgroundModel(
+                info.num_frames, cfg.bg_samples, cfg.inpaint_radius, objects_known=cond.masks.objects_known
+            )
             with progress_bar("background model", info.num_frames, cfg.progress) as advance:
                 for t, frame in enumerate(iter_frames(video)):
                     bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
@@ -158,7 +160,7 @@ class ClassicalRenderer(ConditionedRenderer):
                 targets |= m
             others = cond.masks.occupied(t) & ~targets  # known objects next to the hole keep their edge pixels
             hole = (dilate(hole, self.config.dilate) & ~others) | hole
-            out = bg.fill(t, frame, hole)
+            out = bg.fill(t, frame, hole, others)
         else:
             out = frame.copy()
         changed |= hole

@@ -187,11 +187,13 @@ def parse_case_edit(edit: dict) -> EditOp:
 
 
 def conditioning_from_masks(
-    masks: MaskInput, edit: dict, width: int, height: int, num_frames: int
+    masks: MaskInput, edit: dict, width: int, height: int, num_frames: int, scene: Twin | None = None
 ) -> Conditioning:
-    """Conditioning of a case: one target object (the union of the target masks) and one edit."""
+    """Conditioning of a case: one target object (the union of the target masks) and one edit.
+
+    ``scene``: the source's twin D, if known: its object masks tell what is not background."""
     op = parse_case_edit(edit)
-    source = TargetMasks(masks, width, height)
+    source = TargetMasks(masks, width, height, TwinMasks(scene) if scene is not None else None)
     if source.num_frames != num_frames:
         raise EditError(f"there are {source.num_frames} target masks but the video has {num_frames} frames")
     new_attrs: dict[str, str] = {}
