@@ -22,6 +22,7 @@ from river_agent.tools.render.conditioning import (
     object_affine,
 )
 from river_agent.tools.render.entry import ConditionedRenderer, probe
+from river_agent.tools.render.hidden import HiddenObjects
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.palette import color_rgb
 from river_agent.tools.render.progress import progress_bar
@@ -47,6 +48,10 @@ class ClassicalConfig:
         default=24, metadata={"help": "Frames kept for the background model (bounds memory for long videos)."}
     )
     dilate: int = field(default=2, metadata={"help": "Pixels added around holes (covers anti-aliased edges)."})
+    complete_hidden: bool = field(
+        default=True,
+        metadata={"help": "Complete objects the removed/moved target hid (needs every object's masks)."},
+    )
     inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius for never-visible background."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
@@ -117,6 +122,7 @@ class ClassicalRenderer(ConditionedRenderer):
             e.ops = plans[e.obj_id]
         cfg = self.config
         bg = None
+        hidden = None
         if cond.needs_fill():
             bg = BackgroundModel(
                 info.num_frames, cfg.bg_samples, cfg.inpaint_radius, objects_known=cond.masks.objects_known
@@ -125,21 +131,28 @@ class ClassicalRenderer(ConditionedRenderer):
                 for t, frame in enumerate(iter_frames(video)):
                     bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
                     advance()
+            if cfg.complete_hidden and cond.masks.objects_known:
+                hidden = HiddenObjects(cond.masks.id_map, bg.samples)
         writer = RenderOutputs(
             out, video, info.fps, info.width, info.height, cfg.quality, cfg.comparison, cfg.overlay
         )
         with writer, progress_bar("rendering", info.num_frames, cfg.progress) as advance:
             for t, frame in enumerate(iter_frames(video)):
-                output, changed = self.render_frame(t, frame, cond, bg)
+                output, changed = self.render_frame(t, frame, cond, bg, hidden)
                 writer.write(frame, output, changed)
                 advance()
             writer.check_frames(info.num_frames)
         return writer.result(self.name, cond.prompt(), start)
 
     def render_frame(
-        self, t: int, frame: np.ndarray, cond: Conditioning, bg: BackgroundModel | None
+        self,
+        t: int,
+        frame: np.ndarray,
+        cond: Conditioning,
+        bg: BackgroundModel | None,
+        hidden: HiddenObjects | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The edited frame ``t`` and the pixels that changed."""
+        """The edited frame ``t`` and the pixels that changed (``hidden``: completes objects the target hid)."""
         H, W = frame.shape[:2]
         active = cond.active(t)
         changed = np.zeros((H, W), bool)
@@ -161,6 +174,8 @@ class ClassicalRenderer(ConditionedRenderer):
             others = cond.masks.occupied(t) & ~targets  # known objects next to the hole keep their edge pixels
             hole = (dilate(hole, self.config.dilate) & ~others) | hole
             out = bg.fill(t, frame, hole, others)
+            if hidden is not None:
+                hidden.complete(t, frame, out, hole, targets)
         else:
             out = frame.copy()
         changed |= hole

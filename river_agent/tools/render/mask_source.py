@@ -36,6 +36,10 @@ class MaskSource(Protocol):
         """Whether every object of the scene has masks here (else only the edited ones do)."""
         ...
 
+    def id_map(self, t: int) -> np.ndarray | None:
+        """Object id per pixel of frame ``t`` (int32, 0 = none) when every object is known, else None."""
+        ...
+
 
 class TwinMasks:
     """Masks of a twin D (its label maps, read lazily)."""
@@ -49,6 +53,16 @@ class TwinMasks:
     @property
     def objects_known(self) -> bool:
         return True
+
+    def id_map(self, t: int) -> np.ndarray | None:
+        frame = next((f for f in self.twin.frames if f.t == t), None)
+        if frame is None or not frame.instances:
+            return np.zeros((self.height, self.width), np.int32)
+        lm = label_map(self.twin, t)
+        lut = np.zeros(max(int(lm.max()), max(i.mask_label for i in frame.instances)) + 1, np.int32)
+        for inst in frame.instances:
+            lut[inst.mask_label] = inst.id
+        return lut[lm]
 
     def mask(self, t: int, obj_id: int) -> np.ndarray:
         if t not in self._ts:
@@ -137,3 +151,6 @@ class TargetMasks:
     @property
     def objects_known(self) -> bool:
         return self.context is not None
+
+    def id_map(self, t: int) -> np.ndarray | None:
+        return None if self.context is None else self.context.id_map(t)
