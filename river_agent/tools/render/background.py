@@ -3,7 +3,7 @@
 The model keeps a bounded, evenly spaced sample of frames with their object masks. To fill a hole in frame t it
 carries every sample into frame t's coordinates (global camera motion from ``MotionTracker``), takes per pixel
 the value most observations agree with (see ``consensus``) where the sample shows static background, and
-inpaints spatially (cv2.inpaint) only the pixels no sample ever shows.
+makes up spatially (``fill.fill_never_seen``: exemplar copy, or cv2.inpaint) only the pixels no sample shows.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import deque
 import cv2
 import numpy as np
 
+from river_agent.tools.render.fill import fill_never_seen
 from river_agent.tools.render.motion import MotionTracker
 
 INVALID = 256  # marks a sample that does not see the background (sorts after every pixel value)
@@ -72,20 +73,23 @@ class BackgroundModel:
         motion_gap: int = 4,
         motion_threshold: int = 12,
         objects_known: bool = False,
+        fill_method: str = "exemplar",
     ) -> None:
         self.num_frames = num_frames
         # with every object's masks known, a sample pixel outside them shows background: the guards against
         # unknown occluders (temporal hull, static places) are not needed and would throw seen background away
         self.objects_known = objects_known
+        self.fill_method = fill_method
         self.wanted = set(sample_indices(num_frames, max_samples))
         self.motion_gap, self.motion_threshold = motion_gap, motion_threshold
-        self._ring: deque[tuple[int, np.ndarray]] = deque(maxlen=2 * motion_gap + 1)
+        self._ring: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=2 * motion_gap + 1)
         self._pending: dict[int, np.ndarray] = {}  # sample t -> exclude mask, until its later neighbour arrives
         self.samples: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # t -> (frame, valid background mask)
         self.motion = MotionTracker()
         self.inpaint_radius = inpaint_radius
         self.tolerance = tolerance
-        self.min_support = max(2, int(np.ceil(MIN_SUPPORT_FRACTION * len(self.wanted))))
+        # an observation outside every known object's mask is background; without them, demand agreement
+        self.min_support = 1 if objects_known else max(2, int(np.ceil(MIN_SUPPORT_FRACTION * len(self.wanted))))
         self.inpainted_pixels = 0
         self.filled_pixels = 0
         self._plate_ready = False
@@ -97,7 +101,7 @@ class BackgroundModel:
         """Feed frame ``t`` (in order) with the pixels that are not background (dilated object masks)."""
         self.motion.add(frame, exclude)
         self._note_cover(t, exclude)
-        self._ring.append((t, frame))
+        self._ring.append((t, frame, exclude))
         if t in self.wanted:
             self._pending[t] = exclude
         for s in [s for s in self._pending if s <= t - self.motion_gap or t == self.num_frames - 1]:
@@ -131,12 +135,17 @@ class BackgroundModel:
         """Store sample ``s`` with its background pixels: not an object, and not changing (it differs from the
         frame ``motion_gap`` before or after, camera motion compensated): other moving things are left out."""
         exclude = self._pending.pop(s)
-        frames = dict(self._ring)
+        frames = {n: f for n, f, _ in self._ring}
+        excludes = {n: e for n, _, e in self._ring} if self.objects_known else {}
         frame = frames[s]
-        moving = self._moving(s, frame, frames)
+        moving = self._moving(s, frame, frames, excludes)
         self.samples[s] = (frame.copy(), ~(exclude | moving))
 
-    def _moving(self, s: int, frame: np.ndarray, frames: dict[int, np.ndarray]) -> np.ndarray:
+    def _moving(
+        self, s: int, frame: np.ndarray, frames: dict[int, np.ndarray], excludes: dict[int, np.ndarray]
+    ) -> np.ndarray:
+        """Pixels of sample s that change against the frames ``motion_gap`` before/after; with every object's
+        masks known (``excludes`` given), a change where a known object is in the other frame is explained."""
         h, w = frame.shape[:2]
         moving = np.zeros((h, w), bool)
         for n in (s - self.motion_gap, s + self.motion_gap):
@@ -153,6 +162,8 @@ class BackgroundModel:
                 b = other[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
                 differs[y0:y1, x0:x1] = np.abs(a - b).max(axis=2) > self.motion_threshold
                 known[y0:y1, x0:x1] = True
+                if n in excludes:
+                    known[y0:y1, x0:x1] &= ~excludes[n][y0 - oy : y1 - oy, x0 - ox : x1 - ox]
             moving |= differs & known
         if not moving.any():
             return moving
@@ -207,7 +218,7 @@ class BackgroundModel:
             never = np.zeros_like(hole)
             never[ys[~filled], xs[~filled]] = True
             self.inpainted_pixels += int((~filled).sum())
-            out = inpaint_region(out, never, self.inpaint_radius, objects)
+            out = fill_never_seen(out, never, objects, self.fill_method, self.inpaint_radius)
         if cached:
             wy, wx = self._world(t, ys, xs)
             self._plate[wy, wx] = out[ys, xs]
@@ -261,29 +272,3 @@ class BackgroundModel:
             b = min(a + CONSENSUS_BLOCK, n)
             med[a:b], filled[a:b] = consensus(vals[:, a:b], closeness, self.tolerance, self.min_support)
         return med, filled
-
-
-def inpaint_region(
-    frame: np.ndarray, mask: np.ndarray, radius: int = 5, avoid: np.ndarray | None = None
-) -> np.ndarray:
-    """cv2.inpaint (Telea) of the ``mask`` pixels on their bounding box plus a margin (fast for small holes);
-    ``avoid`` pixels (other objects) are not used as sources."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        return frame
-    H, W = mask.shape
-    m = 3 * radius + 4
-    y0, y1 = max(ys.min() - m, 0), min(ys.max() + 1 + m, H)
-    x0, x1 = max(xs.min() - m, 0), min(xs.max() + 1 + m, W)
-    out = frame.copy()
-    crop = np.ascontiguousarray(out[y0:y1, x0:x1])
-    unknown = mask if avoid is None else mask | avoid
-    mcrop = unknown[y0:y1, x0:x1].astype(np.uint8) * 255
-    if mcrop.all():  # nothing known around it: mean colour of the frame outside the hole
-        out[mask] = frame[~unknown].mean(axis=0).astype(np.uint8) if (~unknown).any() else 0
-        return out
-    filled = cv2.inpaint(crop, mcrop, radius, cv2.INPAINT_TELEA)
-    m = mask[y0:y1, x0:x1]
-    crop[m] = filled[m]
-    out[y0:y1, x0:x1] = crop
-    return out

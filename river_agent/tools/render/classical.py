@@ -22,6 +22,7 @@ from river_agent.tools.render.conditioning import (
     object_affine,
 )
 from river_agent.tools.render.entry import ConditionedRenderer, probe
+from river_agent.tools.render.fill import FILL_METHODS
 from river_agent.tools.render.hidden import HiddenObjects
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.palette import color_rgb
@@ -52,7 +53,14 @@ class ClassicalConfig:
         default=True,
         metadata={"help": "Complete objects the removed/moved target hid (needs every object's masks)."},
     )
-    inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius for never-visible background."})
+    fill: str = field(
+        default="exemplar",
+        metadata={
+            "help": "How background no frame shows is made up: 'exemplar' (real texture copied from a matching "
+            "place of the frame, seams corrected) or 'telea' (cv2.inpaint, smooth)."
+        },
+    )
+    inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius (fill='telea', small holes)."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
 
@@ -110,6 +118,8 @@ class ClassicalRenderer(ConditionedRenderer):
             setattr(self.config, k, v)
         if self.config.quality not in ("lossless", "high"):
             raise RenderError("quality must be 'lossless' or 'high'")
+        if self.config.fill not in FILL_METHODS:
+            raise RenderError(f"fill must be one of {', '.join(FILL_METHODS)}, got {self.config.fill!r}")
 
     # -- rendering ------------------------------------------------------------------------------------------
     def render(
@@ -125,7 +135,11 @@ class ClassicalRenderer(ConditionedRenderer):
         hidden = None
         if cond.needs_fill():
             bg = BackgroundModel(
-                info.num_frames, cfg.bg_samples, cfg.inpaint_radius, objects_known=cond.masks.objects_known
+                info.num_frames,
+                cfg.bg_samples,
+                cfg.inpaint_radius,
+                objects_known=cond.masks.objects_known,
+                fill_method=cfg.fill,
             )
             with progress_bar("background model", info.num_frames, cfg.progress) as advance:
                 for t, frame in enumerate(iter_frames(video)):
