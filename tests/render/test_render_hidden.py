@@ -38,7 +38,8 @@ def test_passing_object_behind_removed_static_target_is_completed(tmp_path: Path
     exp, exp_labels = render_scene([BALL], n=len(out))  # the truth without the box
     _, labels = render_scene(objs, n=len(out))
     # frames where the ball is partly hidden (one fully hidden cannot be placed: nothing of it to match)
-    behind = [t for t in range(len(out)) if ((exp_labels[t] == 1) & masks[t]).sum() > 20 and (labels[t] == 1).sum()]
+    hidden = [int(((exp_labels[t] == 1) & masks[t]).sum()) for t in range(len(out))]
+    behind = [t for t in range(len(out)) if hidden[t] > 20 and (labels[t] == 1).any()]
     assert len(behind) >= 4, "the scene must have the ball partly behind the box"
     for t in behind:
         ball = (exp_labels[t] == 1) & masks[t]
