@@ -16,6 +16,8 @@ import numpy as np
 
 RING_PX = 8  # known pixels around the hole that the source must match
 MIN_EXEMPLAR_PX = 40  # smaller holes: cv2.inpaint is as good and cheaper
+THIN_PX = 3  # holes no thicker than this (slivers along a filled region): cv2.inpaint
+SEARCH_MARGIN = 2.0  # sources are looked for within this many hole sizes (at least 64 px) around the hole
 COARSE_ABOVE = 200_000  # images with more pixels are searched at half size first
 FILL_METHODS = ("exemplar", "telea")
 
@@ -108,7 +110,17 @@ def _exemplar_one(out: np.ndarray, hole: np.ndarray, unknown: np.ndarray) -> boo
     y0, y1, x0, x1 = box
     if 2 * (y1 - y0) > H and 2 * (x1 - x0) > W:
         return False
-    found = _best_offset(out, unknown | hole, box, ctx, hole | ctx)
+    # look near the hole first (cheaper, and nearby texture is the likeliest match), then anywhere
+    my = max(64, int(SEARCH_MARGIN * (y1 - y0)))
+    mx = max(64, int(SEARCH_MARGIN * (x1 - x0)))
+    wy0, wy1, wx0, wx1 = max(y0 - my, 0), min(y1 + my, H), max(x0 - mx, 0), min(x1 + mx, W)
+    win = (slice(wy0, wy1), slice(wx0, wx1))
+    local = (y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0)
+    found = _best_offset(out[win], (unknown | hole)[win], local, ctx[win], (hole | ctx)[win])
+    if found is not None:
+        found = (found[0] + wy0, found[1] + wx0)
+    elif (wy1 - wy0, wx1 - wx0) != (H, W):
+        found = _best_offset(out, unknown | hole, box, ctx, hole | ctx)
     if found is None:
         return False
     dy, dx = found[0] - y0, found[1] - x0
@@ -125,6 +137,12 @@ def _exemplar_one(out: np.ndarray, hole: np.ndarray, unknown: np.ndarray) -> boo
     return True
 
 
+def _thin(part: np.ndarray) -> bool:
+    ys, xs = np.nonzero(part)
+    crop = np.pad(part[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], 1).astype(np.uint8)
+    return float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max()) <= THIN_PX
+
+
 def exemplar_fill(img: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = None) -> np.ndarray:
     """``img`` with the ``hole`` pixels made up from similar places of the same image (``avoid``: pixels that
     are not background, never copied). Each connected hole is filled on its own; small ones by Telea."""
@@ -134,7 +152,7 @@ def exemplar_fill(img: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = 
     small = np.zeros(hole.shape, bool)
     for i in range(1, n):
         part = comp == i
-        if part.sum() < MIN_EXEMPLAR_PX or not _exemplar_one(out, part, unknown):
+        if part.sum() < MIN_EXEMPLAR_PX or _thin(part) or not _exemplar_one(out, part, unknown):
             small |= part
         else:
             unknown = unknown & ~part  # filled: a source for the next holes
