@@ -80,6 +80,7 @@ class BackgroundModel:
         # unknown occluders (temporal hull, static places) are not needed and would throw seen background away
         self.objects_known = objects_known
         self.fill_method = fill_method
+        self._fill_offsets: list[tuple[int, int, float]] = []  # the last fill's exemplar offsets (kept if fit)
         self.wanted = set(sample_indices(num_frames, max_samples))
         self.motion_gap, self.motion_threshold = motion_gap, motion_threshold
         self._ring: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=2 * motion_gap + 1)
@@ -218,7 +219,11 @@ class BackgroundModel:
             never = np.zeros_like(hole)
             never[ys[~filled], xs[~filled]] = True
             self.inpainted_pixels += int((~filled).sum())
-            out = fill_never_seen(out, never, objects, self.fill_method, self.inpaint_radius)
+            used: list[tuple[int, int, float]] = []
+            out = fill_never_seen(
+                out, never, objects, self.fill_method, self.inpaint_radius, self._fill_offsets, used
+            )
+            self._fill_offsets = used or self._fill_offsets
         if cached:
             wy, wx = self._world(t, ys, xs)
             self._plate[wy, wx] = out[ys, xs]

@@ -17,6 +17,8 @@ import numpy as np
 RING_PX = 8  # known pixels around the hole that the source must match
 MIN_EXEMPLAR_PX = 40  # smaller holes: cv2.inpaint is as good and cheaper
 THIN_PX = 3  # holes no thicker than this (slivers along a filled region): cv2.inpaint
+HINT_MAX_RMS = 12.0  # a kept offset is always kept while its ring differs less than this (0-255 levels)
+HINT_SLACK = 1.5  # ... or less than this many times what it differed by when it was chosen
 SEARCH_MARGIN = 2.0  # sources are looked for within this many hole sizes (at least 64 px) around the hole
 COARSE_ABOVE = 200_000  # images with more pixels are searched at half size first
 FILL_METHODS = ("exemplar", "telea")
@@ -98,18 +100,46 @@ def _best_offset(
     return ry0 + int(fy), rx0 + int(fx)
 
 
-def _exemplar_one(out: np.ndarray, hole: np.ndarray, unknown: np.ndarray) -> bool:
-    """Fill one connected ``hole`` of ``out`` in place by exemplar copy; False when no source fits."""
+def _hint_offset(
+    out: np.ndarray, unknown: np.ndarray, hole: np.ndarray, ctx: np.ndarray, hints: list[tuple[int, int, float]]
+) -> tuple[int, int, float] | None:
+    """The hinted offset (dy, dx, ring RMS) whose window is clean and whose ring matches best, if it matches
+    about as well as when it was chosen."""
+    H, W = hole.shape
+    ny, nx = np.nonzero(hole | ctx)
+    cy, cx = np.nonzero(ctx)
+    best, best_rms = None, np.inf
+    for dy, dx, was in hints:
+        sy, sx = ny + dy, nx + dx
+        if sy.min() < 0 or sx.min() < 0 or sy.max() >= H or sx.max() >= W or unknown[sy, sx].any():
+            continue
+        d = out[cy, cx].astype(np.float32) - out[cy + dy, cx + dx]
+        rms = float(np.sqrt((d * d).mean()))
+        if rms <= max(HINT_MAX_RMS, HINT_SLACK * was) and rms < best_rms:
+            best, best_rms = (dy, dx, was), rms  # keeps the RMS it had when chosen (no creeping)
+    return best
+
+
+def _exemplar_one(
+    out: np.ndarray, hole: np.ndarray, unknown: np.ndarray, hints: list[tuple[int, int, float]] | None = None
+) -> tuple[int, int, float] | None:
+    """Fill one connected ``hole`` of ``out`` in place by exemplar copy; the offset used (dy, dx, ring RMS),
+    None when no source fits. A ``hints`` offset (the last frame's) that still fits is kept: the texture then
+    moves with the background from frame to frame instead of being chosen anew (no flicker)."""
     H, W = hole.shape
     grown = cv2.dilate(hole.astype(np.uint8), _disk(RING_PX)).astype(bool)
     ctx = grown & ~unknown & ~hole
     if ctx.sum() < 8:
-        return False
+        return None
     ys, xs = np.nonzero(grown)
     box = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
     y0, y1, x0, x1 = box
     if 2 * (y1 - y0) > H and 2 * (x1 - x0) > W:
-        return False
+        return None
+    hinted = _hint_offset(out, unknown | hole, hole, ctx, hints) if hints else None
+    if hinted is not None:
+        _copy(out, hole, grown, ctx, box, hinted[:2])
+        return hinted
     # look near the hole first (cheaper, and nearby texture is the likeliest match), then anywhere
     my = max(64, int(SEARCH_MARGIN * (y1 - y0)))
     mx = max(64, int(SEARCH_MARGIN * (x1 - x0)))
@@ -122,8 +152,25 @@ def _exemplar_one(out: np.ndarray, hole: np.ndarray, unknown: np.ndarray) -> boo
     elif (wy1 - wy0, wx1 - wx0) != (H, W):
         found = _best_offset(out, unknown | hole, box, ctx, hole | ctx)
     if found is None:
-        return False
-    dy, dx = found[0] - y0, found[1] - x0
+        return None
+    offset = (found[0] - y0, found[1] - x0)
+    _copy(out, hole, grown, ctx, box, offset)
+    cy, cx = np.nonzero(ctx)
+    d = out[cy, cx].astype(np.float32) - out[cy + offset[0], cx + offset[1]]
+    return offset[0], offset[1], float(np.sqrt((d * d).mean()))
+
+
+def _copy(
+    out: np.ndarray,
+    hole: np.ndarray,
+    grown: np.ndarray,
+    ctx: np.ndarray,
+    box: tuple[int, int, int, int],
+    offset: tuple[int, int],
+) -> None:
+    """Copy the window at ``offset`` into ``hole``, with the ring's difference diffused in (no seam)."""
+    y0, y1, x0, x1 = box
+    dy, dx = offset
     hy, hx = np.nonzero(hole)
     cy, cx = np.nonzero(ctx)
     # membrane correction: the ring's difference (target - copy), diffused into the hole
@@ -134,7 +181,6 @@ def _exemplar_one(out: np.ndarray, hole: np.ndarray, unknown: np.ndarray) -> boo
     corr = cv2.inpaint(d8, unknown_ring.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA).astype(np.float32) - 128.0
     vals = out[hy + dy, hx + dx].astype(np.float32) + corr[hy - y0, hx - x0]
     out[hy, hx] = np.clip(np.rint(vals), 0, 255).astype(np.uint8)
-    return True
 
 
 def _thin(part: np.ndarray) -> bool:
@@ -143,28 +189,47 @@ def _thin(part: np.ndarray) -> bool:
     return float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max()) <= THIN_PX
 
 
-def exemplar_fill(img: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = None) -> np.ndarray:
+def exemplar_fill(
+    img: np.ndarray,
+    hole: np.ndarray,
+    avoid: np.ndarray | None = None,
+    hints: list[tuple[int, int, float]] | None = None,
+    used: list[tuple[int, int, float]] | None = None,
+) -> np.ndarray:
     """``img`` with the ``hole`` pixels made up from similar places of the same image (``avoid``: pixels that
-    are not background, never copied). Each connected hole is filled on its own; small ones by Telea."""
+    are not background, never copied). Each connected hole is filled on its own; small ones by Telea.
+    ``hints``: offsets (dy, dx, ring RMS) to keep when they still fit (the last frame's); ``used`` gets the
+    ones used."""
     out = img.copy()
     unknown = hole if avoid is None else hole | avoid
     n, comp = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
     small = np.zeros(hole.shape, bool)
     for i in range(1, n):
         part = comp == i
-        if part.sum() < MIN_EXEMPLAR_PX or _thin(part) or not _exemplar_one(out, part, unknown):
+        offset = None
+        if part.sum() >= MIN_EXEMPLAR_PX and not _thin(part):
+            offset = _exemplar_one(out, part, unknown, hints)
+        if offset is None:
             small |= part
         else:
             unknown = unknown & ~part  # filled: a source for the next holes
+            if used is not None:
+                used.append(offset)
     if small.any():
         out = telea(out, small, unknown & ~small)
     return out
 
 
 def fill_never_seen(
-    img: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None, method: str, radius: int
+    img: np.ndarray,
+    hole: np.ndarray,
+    avoid: np.ndarray | None,
+    method: str,
+    radius: int,
+    hints: list[tuple[int, int, float]] | None = None,
+    used: list[tuple[int, int, float]] | None = None,
 ) -> np.ndarray:
-    """Make up the ``hole`` pixels of ``img`` by ``method`` ("exemplar" or "telea")."""
+    """Make up the ``hole`` pixels of ``img`` by ``method`` ("exemplar" or "telea"); see ``exemplar_fill``."""
     if method == "exemplar":
-        return exemplar_fill(img, hole, avoid)
+        return exemplar_fill(img, hole, avoid, hints, used)
     return telea(img, hole, hole if avoid is None else hole | avoid, radius)
