@@ -80,3 +80,20 @@ def test_unknown_fill_method_is_a_clear_error() -> None:
 
     with pytest.raises(RenderError, match="fill must be one of"):
         get_renderer("classical", fill="magic")
+
+
+def test_a_kept_offset_is_reused_while_it_fits() -> None:
+    img = striped()
+    hole = _hole(img.shape)
+    src = img.copy()
+    src[hole] = 0
+    used: list = []
+    first = exemplar_fill(src, hole, used=used)
+    assert len(used) == 1
+    # the next frame: the same scene shifted by 2 px, with the hole shifted along: the offset is kept
+    nxt = np.roll(src, 2, axis=1)
+    hole2 = np.roll(hole, 2, axis=1)
+    used2: list = []
+    second = exemplar_fill(nxt, hole2, hints=used, used=used2)
+    assert used2 == used
+    np.testing.assert_array_equal(np.roll(first, 2, axis=1)[hole2], second[hole2])

@@ -22,6 +22,7 @@ from river_agent.tools.render.conditioning import (
     object_affine,
 )
 from river_agent.tools.render.entry import ConditionedRenderer, probe
+from river_agent.tools.render.extent import ExtentTracker
 from river_agent.tools.render.fill import FILL_METHODS
 from river_agent.tools.render.hidden import HiddenObjects
 from river_agent.tools.render.outputs import RenderOutputs
@@ -141,10 +142,16 @@ class ClassicalRenderer(ConditionedRenderer):
                 objects_known=cond.masks.objects_known,
                 fill_method=cfg.fill,
             )
+            resized = [e for e in cond.edits if any(isinstance(op, Resize) for op in e.ops)]
+            extent = ExtentTracker(info.width, info.height)
             with progress_bar("background model", info.num_frames, cfg.progress) as advance:
                 for t, frame in enumerate(iter_frames(video)):
                     bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
+                    for e in resized:
+                        extent.observe(t, e.obj_id, cond.masks.mask(t, e.obj_id))
                     advance()
+            for e in resized:  # resize about the whole object's centre where the frame edge cuts it
+                e.centres = extent.centres(e.obj_id)
             if cfg.complete_hidden and cond.masks.objects_known:
                 hidden = HiddenObjects(cond.masks.id_map, bg.samples)
         writer = RenderOutputs(
@@ -210,10 +217,32 @@ class ClassicalRenderer(ConditionedRenderer):
                 interp = cv2.INTER_LINEAR if scale_change else cv2.INTER_NEAREST
                 moved = cv2.warpAffine(obj, aff, (W, H), flags=interp)
                 mw = cv2.warpAffine(m.astype(np.float32), aff, (W, H), flags=cv2.INTER_LINEAR) >= 0.5
+                front = _in_front(cond, t, edit.obj_id, m)
+                if front is not None:
+                    mw &= ~front  # nearer objects stay in front of the moved/resized one
                 out[mw] = moved[mw]
                 changed |= m | mw
         changed |= _differs(out, frame, changed)
         return out, changed
+
+
+def _in_front(cond: Conditioning, t: int, obj_id: int, mask: np.ndarray) -> np.ndarray | None:
+    """Pixels of frame ``t`` that objects nearer than the edited one cover (None when depths are unknown)."""
+    ids = cond.masks.id_map(t)
+    depths = cond.masks.depths(t)
+    if ids is None or not depths:
+        return None
+    inside = ids[mask]
+    if obj_id not in depths or not (inside == obj_id).any():  # target masks: the twin object they cover
+        vals, counts = np.unique(inside[inside > 0], return_counts=True)
+        if vals.size == 0:
+            return None
+        obj_id = int(vals[counts.argmax()])
+    d = depths.get(obj_id)
+    if d is None:
+        return None
+    nearer = [j for j, dj in depths.items() if j != obj_id and dj < d]
+    return np.isin(ids, nearer) if nearer else None
 
 
 def _differs(a: np.ndarray, b: np.ndarray, near: np.ndarray, margin: int = 16) -> np.ndarray:

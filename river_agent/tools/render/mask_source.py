@@ -40,6 +40,10 @@ class MaskSource(Protocol):
         """Object id per pixel of frame ``t`` (int32, 0 = none) when every object is known, else None."""
         ...
 
+    def depths(self, t: int) -> dict[int, float]:
+        """Object id -> depth (larger = farther) of the objects visible in frame ``t``, where known."""
+        ...
+
 
 class TwinMasks:
     """Masks of a twin D (its label maps, read lazily)."""
@@ -63,6 +67,12 @@ class TwinMasks:
         for inst in frame.instances:
             lut[inst.mask_label] = inst.id
         return lut[lm]
+
+    def depths(self, t: int) -> dict[int, float]:
+        frame = next((f for f in self.twin.frames if f.t == t), None)
+        if frame is None:
+            return {}
+        return {i.id: float(i.spatial.depth) for i in frame.instances if i.spatial.depth is not None}
 
     def mask(self, t: int, obj_id: int) -> np.ndarray:
         if t not in self._ts:
@@ -154,3 +164,6 @@ class TargetMasks:
 
     def id_map(self, t: int) -> np.ndarray | None:
         return None if self.context is None else self.context.id_map(t)
+
+    def depths(self, t: int) -> dict[int, float]:
+        return {} if self.context is None else self.context.depths(t)
