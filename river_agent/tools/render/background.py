@@ -74,12 +74,16 @@ class BackgroundModel:
         motion_threshold: int = 12,
         objects_known: bool = False,
         fill_method: str = "exemplar",
+        snap_plate: bool = True,
     ) -> None:
         self.num_frames = num_frames
         # with every object's masks known, a sample pixel outside them shows background: the guards against
         # unknown occluders (temporal hull, static places) are not needed and would throw seen background away
         self.objects_known = objects_known
         self.fill_method = fill_method
+        # sub-pixel camera motion: cache the background per world point at the nearest whole pixel (values
+        # computed once, reused at most half a pixel off) instead of recomputing every frame
+        self.snap_plate = snap_plate
         self._fill_offsets: list[tuple[int, int, float]] = []  # the last fill's exemplar offsets (kept if fit)
         self.wanted = set(sample_indices(num_frames, max_samples))
         self.motion_gap, self.motion_threshold = motion_gap, motion_threshold
@@ -177,21 +181,27 @@ class BackgroundModel:
         it (and any inpainted value, so never-seen regions stay the same from frame to frame)."""
         self._plate_ready = True
         pos = self.motion.positions
-        if not pos or any(x != int(x) or y != int(y) for x, y in pos):
+        if not pos or (not self.snap_plate and any(x != int(x) or y != int(y) for x, y in pos)):
             return
         h, w = next(iter(self.samples.values()))[1].shape if self.samples else (0, 0)
-        xs = [-int(x) for x, _ in pos]
-        ys = [-int(y) for _, y in pos]
+        xs = [-round(x) for x, _ in pos]
+        ys = [-round(y) for _, y in pos]
         pw, ph = max(xs) - min(xs) + w, max(ys) - min(ys) + h
         if w == 0 or pw * ph > PLATE_MAX_FRAMES * w * h:
             return
         self._origin = (-min(xs), -min(ys))
         self._plate = np.zeros((ph, pw, 3), np.uint8)
         self._known = np.zeros((ph, pw), bool)
+        self._never = np.zeros((ph, pw), bool)
+        # made-up pixels are cached too where that is safe: with whole-pixel motion (they then stay put), or
+        # with every object known (the copy's source is background). Else (sub-pixel motion, unknown objects)
+        # an unknown passer-by copied in once would stay for good: they are made up anew in each frame.
+        whole = all(x == int(x) and y == int(y) for x, y in pos)
+        self._cache_made_up = whole or self.objects_known
 
     def _world(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         px, py = self.motion.positions[t]
-        return ys - int(py) + self._origin[1], xs - int(px) + self._origin[0]
+        return ys - round(py) + self._origin[1], xs - round(px) + self._origin[0]
 
     def fill(self, t: int, frame: np.ndarray, hole: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
         """A copy of ``frame`` with the ``hole`` pixels replaced by background (``objects``: other objects'
@@ -205,29 +215,38 @@ class BackgroundModel:
         if ys.size == 0:
             return out
         cached = t < len(self.motion.positions) and self._plate is not None
+        never = np.zeros_like(hole)
         if cached:
             wy, wx = self._world(t, ys, xs)
             known = self._known[wy, wx]
             out[ys[known], xs[known]] = self._plate[wy[known], wx[known]]
-            ys, xs = ys[~known], xs[~known]
-            if ys.size == 0:
-                return out
+            unseen = self._never[wy, wx] & ~known  # no sample shows it (found in an earlier frame)
+            never[ys[unseen], xs[unseen]] = True
+            keep = ~known & ~unseen
+            ys, xs = ys[keep], xs[keep]
         vals, filled = self._median(t, ys, xs)
         out[ys[filled], xs[filled]] = vals[filled]
         self.filled_pixels += int(filled.sum())
-        if not filled.all():
-            never = np.zeros_like(hole)
-            never[ys[~filled], xs[~filled]] = True
-            self.inpainted_pixels += int((~filled).sum())
+        if cached:
+            wy, wx = self._world(t, ys[filled], xs[filled])
+            self._plate[wy, wx] = vals[filled]
+            self._known[wy, wx] = True
+        never[ys[~filled], xs[~filled]] = True
+        if never.any():
+            ny, nx = np.nonzero(never)
+            self.inpainted_pixels += int(ny.size)
             used: list[tuple[int, int, float]] = []
             out = fill_never_seen(
                 out, never, objects, self.fill_method, self.inpaint_radius, self._fill_offsets, used
             )
             self._fill_offsets = used or self._fill_offsets
-        if cached:
-            wy, wx = self._world(t, ys, xs)
-            self._plate[wy, wx] = out[ys, xs]
-            self._known[wy, wx] = True
+            if cached:
+                wy, wx = self._world(t, ny, nx)
+                if self._cache_made_up:  # made up once: the same pixels in every frame
+                    self._plate[wy, wx] = out[ny, nx]
+                    self._known[wy, wx] = True
+                else:
+                    self._never[wy, wx] = True
         return out
 
     def _median(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
