@@ -51,3 +51,26 @@ def test_resize_keeps_a_nearer_object_in_front(tmp_path: Path) -> None:
     # without the scene (no depths known) the grown ball covers the blue box
     out2 = read_frames(r.render_masks(video, masks, {"op": "resize", "scale": 1.8}, tmp_path / "o2.mp4").output)
     assert (out2[0][labels[0] == 2] != frames[0][labels[0] == 2]).any()
+
+
+def test_whole_box_of_an_object_cut_by_an_edge() -> None:
+    ext = ExtentTracker(64, 48)
+    ext.observe(0, 7, _box(48, 64, 10, 30))
+    ext.observe(1, 7, _box(48, 64, -8, 12))
+    ext.observe(2, 7, _box(48, 64, 20, 40, 40, 60))  # cut by the bottom edge: rows 40..48 visible
+    b = ext.boxes(7)
+    assert b[1] == (-8, 10, 20, 10)
+    assert b[2] == (20, 40, 20, 10)
+
+
+def test_restyle_lays_the_pattern_over_the_whole_object_at_the_edge(tmp_path: Path) -> None:
+    from river_agent.tools.render.appearance import restyle
+
+    img = np.full((40, 60, 3), 120, np.uint8)
+    whole = _box(40, 60, -10, 30, 5, 35)  # 40 px wide, the left 10 px off-frame
+    full = np.full((40, 70, 3), 120, np.uint8)
+    mfull = np.zeros((40, 70), bool)
+    mfull[5:35, 0:40] = True
+    restyle(full, full.copy(), mfull, "striped", (20.0, 20.0))  # the same object, all of it in view
+    restyle(img, img.copy(), whole, "striped", (10.0, 20.0), box=(-10, 5, 40, 30))
+    np.testing.assert_array_equal(img[5:35, 0:30], full[5:35, 10:40])

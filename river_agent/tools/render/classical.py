@@ -132,6 +132,7 @@ class ClassicalRenderer(ConditionedRenderer):
         for e in cond.edits:
             e.ops = plans[e.obj_id]
         cfg = self.config
+        _whole_extents(cond, info.width, info.height)
         bg = None
         hidden = None
         if cond.needs_fill():
@@ -142,16 +143,10 @@ class ClassicalRenderer(ConditionedRenderer):
                 objects_known=cond.masks.objects_known,
                 fill_method=cfg.fill,
             )
-            resized = [e for e in cond.edits if any(isinstance(op, Resize) for op in e.ops)]
-            extent = ExtentTracker(info.width, info.height)
             with progress_bar("background model", info.num_frames, cfg.progress) as advance:
                 for t, frame in enumerate(iter_frames(video)):
                     bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
-                    for e in resized:
-                        extent.observe(t, e.obj_id, cond.masks.mask(t, e.obj_id))
                     advance()
-            for e in resized:  # resize about the whole object's centre where the frame edge cuts it
-                e.centres = extent.centres(e.obj_id)
             if cfg.complete_hidden and cond.masks.objects_known:
                 hidden = HiddenObjects(cond.masks.id_map, bg.samples)
         writer = RenderOutputs(
@@ -208,11 +203,11 @@ class ClassicalRenderer(ConditionedRenderer):
             ops = edit.active_ops(t)
             if aff is None:
                 out[m] = frame[m]
-                _appearance(out, m, ops, anchor)
+                _appearance(out, m, ops, anchor, edit.boxes.get(t))
                 changed |= m
             else:
                 obj = frame.copy()
-                _appearance(obj, m, ops, anchor)
+                _appearance(obj, m, ops, anchor, edit.boxes.get(t))
                 scale_change = abs(aff[0, 0] - 1) > 1e-9
                 interp = cv2.INTER_LINEAR if scale_change else cv2.INTER_NEAREST
                 moved = cv2.warpAffine(obj, aff, (W, H), flags=interp)
@@ -224,6 +219,21 @@ class ClassicalRenderer(ConditionedRenderer):
                 changed |= m | mw
         changed |= _differs(out, frame, changed)
         return out, changed
+
+
+def _whole_extents(cond: Conditioning, width: int, height: int) -> None:
+    """For resized or restyled objects, the whole object's centre and box where the frame edge cuts it (one
+    pass over the masks only: a few numbers per frame)."""
+    edits = [e for e in cond.edits if any(isinstance(op, Resize | Restyle) for op in e.ops)]
+    if not edits:
+        return
+    extent = ExtentTracker(width, height)
+    for t in range(cond.num_frames):
+        for e in edits:
+            extent.observe(t, e.obj_id, cond.masks.mask(t, e.obj_id))
+    for e in edits:
+        e.centres = extent.centres(e.obj_id)
+        e.boxes = extent.boxes(e.obj_id)
 
 
 def _in_front(cond: Conditioning, t: int, obj_id: int, mask: np.ndarray) -> np.ndarray | None:
@@ -258,12 +268,18 @@ def _differs(a: np.ndarray, b: np.ndarray, near: np.ndarray, margin: int = 16) -
     return out
 
 
-def _appearance(img: np.ndarray, mask: np.ndarray, ops: list[EditOp], anchor: tuple[float, float]) -> None:
+def _appearance(
+    img: np.ndarray,
+    mask: np.ndarray,
+    ops: list[EditOp],
+    anchor: tuple[float, float],
+    box: tuple[int, int, int, int] | None = None,
+) -> None:
     """Apply recolours and restyles of ``ops`` to the masked pixels of ``img`` in place."""
     for op in ops:
         if isinstance(op, Recolor):
             img[mask] = recolor_pixels(img[mask], color_rgb(op.color, op.rgb))
         elif isinstance(op, Restyle):
-            restyle(img, img.copy(), mask, op.style, anchor)
+            restyle(img, img.copy(), mask, op.style, anchor, box)
         elif not isinstance(op, Move | Resize | Remove):
             raise RenderError(f"internal: unexpected op {op!r}")

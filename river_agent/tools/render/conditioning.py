@@ -36,6 +36,7 @@ class ObjectEdit:
     new_category: str | None = None
     # frame -> the whole object's centroid where the frame edge cuts it (filled by a renderer; see extent.py)
     centres: dict[int, tuple[float, float]] = field(default_factory=dict)
+    boxes: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)  # same, whole box (x0, y0, w, h)
 
     def active_ops(self, t: int) -> list[EditOp]:
         return [op for op in self.ops if op.covers(t)]

@@ -1,4 +1,5 @@
-"""The whole object's centroid in frames where the frame edge cuts it off (for resizing about the true centre).
+"""The whole object's centroid and box where the frame edge cuts it off (resize about the true centre, lay a
+restyle's pattern over the whole object).
 
 A resize scales an object about its centroid. Where the object runs off the frame, the visible mask's centroid
 lies inside the frame, away from the object's; scaling about it shifts the object. ``ExtentTracker`` records
@@ -48,4 +49,27 @@ class ExtentTracker:
                 u = seen[min(whole_y, key=lambda u: abs(u - t))]
                 cy = y1 - (u[3] - u[5]) if top else y0 + (u[5] - u[1])
             out[t] = (cx, cy)
+        return out
+
+    def boxes(self, obj_id: int) -> dict[int, tuple[int, int, int, int]]:
+        """Frame -> estimated whole-object box (x0, y0, w, h; may reach outside the frame), for the frames where
+        an edge cuts the object: the nearest whole frame's width/height, laid from the side not cut."""
+        seen = self._seen.get(obj_id, {})
+        whole_x = sorted(t for t, r in seen.items() if not any(self._cut(r)[:2]))
+        whole_y = sorted(t for t, r in seen.items() if not any(self._cut(r)[2:]))
+        out: dict[int, tuple[int, int, int, int]] = {}
+        for t, rec in seen.items():
+            left, right, top, bottom = self._cut(rec)
+            if not (left or right or top or bottom):
+                continue
+            x0, y0, x1, y1 = rec[:4]
+            if left != right and whole_x:
+                u = seen[min(whole_x, key=lambda u: abs(u - t))]
+                w = u[2] - u[0]
+                x0, x1 = (x1 - w, x1) if left else (x0, x0 + w)
+            if top != bottom and whole_y:
+                u = seen[min(whole_y, key=lambda u: abs(u - t))]
+                h = u[3] - u[1]
+                y0, y1 = (y1 - h, y1) if top else (y0, y0 + h)
+            out[t] = (x0, y0, x1 - x0, y1 - y0)
         return out
