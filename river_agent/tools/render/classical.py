@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -24,7 +25,7 @@ from river_agent.tools.render.conditioning import (
 from river_agent.tools.render.entry import ConditionedRenderer, probe
 from river_agent.tools.render.extent import ExtentTracker
 from river_agent.tools.render.fill import FILL_METHODS
-from river_agent.tools.render.hidden import HiddenObjects
+from river_agent.tools.render.hidden import HiddenObjects, complete_self
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.palette import color_rgb
 from river_agent.tools.render.progress import progress_bar
@@ -206,17 +207,22 @@ class ClassicalRenderer(ConditionedRenderer):
                 _appearance(out, m, ops, anchor, edit.boxes.get(t))
                 changed |= m
             else:
-                obj = frame.copy()
+                obj, visible = frame, m
+                if bg is not None and self.config.complete_hidden:  # arrive whole: parts hidden here too
+                    obj, m = complete_self(t, frame, m, partial(cond.masks.mask, obj_id=edit.obj_id), bg.samples)
+                    if m.sum() > visible.sum() and any(isinstance(op, Resize) for op in ops):
+                        aff = object_affine(edit, t, m, W, H)  # about the fuller object's centroid
+                obj = obj.copy()
                 _appearance(obj, m, ops, anchor, edit.boxes.get(t))
                 scale_change = abs(aff[0, 0] - 1) > 1e-9
                 interp = cv2.INTER_LINEAR if scale_change else cv2.INTER_NEAREST
                 moved = cv2.warpAffine(obj, aff, (W, H), flags=interp)
                 mw = cv2.warpAffine(m.astype(np.float32), aff, (W, H), flags=cv2.INTER_LINEAR) >= 0.5
-                front = _in_front(cond, t, edit.obj_id, m)
+                front = _in_front(cond, t, edit.obj_id, visible)
                 if front is not None:
                     mw &= ~front  # nearer objects stay in front of the moved/resized one
                 out[mw] = moved[mw]
-                changed |= m | mw
+                changed |= visible | mw
         changed |= _differs(out, frame, changed)
         return out, changed
 

@@ -134,3 +134,45 @@ class HiddenObjects:
                     break
         self.completed_pixels += int(painted.sum())
         return painted
+
+
+def complete_self(
+    t: int,
+    frame: np.ndarray,
+    mask: np.ndarray,
+    mask_at: Callable[[int], np.ndarray],
+    samples: dict[int, tuple[np.ndarray, np.ndarray]],
+    max_refs: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The edited object of frame t with the parts something in front hid there, taken from kept samples where
+    it shows more of itself (matched as in ``HiddenObjects``): (image with those pixels, its fuller mask). A
+    moved or resized object then arrives whole at its new place. ``mask_at(s)``: its mask in frame s."""
+    img = frame.copy()
+    full = mask.copy()
+    area_t = int(mask.sum())
+    if area_t < 16:
+        return img, full
+    used = 0
+    for s in sorted(samples, key=lambda s: abs(s - t)):
+        if s == t:
+            continue
+        vis_s = mask_at(s)
+        if vis_s.sum() < MIN_GAIN * area_t:
+            continue
+        img_s = samples[s][0]
+        m = match_shift(frame, mask, img_s, vis_s)
+        if m is None or m[2] > MAX_RMS:
+            continue
+        dy, dx, _ = m
+        H, W = mask.shape
+        sy, sx = np.nonzero(vis_s)
+        ty, tx = sy - dy, sx - dx
+        ok = (ty >= 0) & (ty < H) & (tx >= 0) & (tx < W)
+        sy, sx, ty, tx = sy[ok], sx[ok], ty[ok], tx[ok]
+        new = ~full[ty, tx]
+        img[ty[new], tx[new]] = img_s[sy[new], sx[new]]
+        full[ty[new], tx[new]] = True
+        used += 1
+        if used >= max_refs:
+            break
+    return img, full
