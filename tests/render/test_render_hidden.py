@@ -91,3 +91,23 @@ def test_match_shift_finds_the_displacement() -> None:
     vis_t = (labels[0] == 1) & (np.arange(64)[None, :] < 20)  # only the left half is visible in frame 0
     dy, dx, rms = match_shift(frames[0], vis_t, frames[2], labels[2] == 1)
     assert (dy, dx) == (4, 10) and rms < 3
+
+
+def test_a_moved_object_arrives_whole_when_something_hid_part_of_it(tmp_path: Path) -> None:
+    # the ball passes behind a static box; moved down by 16 px, it must appear whole at its new place (its
+    # hidden part taken from frames where it shows more), not cut like its visible mask
+    ball = Obj(1, (200, 40, 40), (6.0, 16.0), (4.0, 0.0), (6, 5))
+    box = Obj(2, (40, 160, 60), (32.0, 16.0), (0.0, 0.0), (7, 10), "box", "green")
+    frames, labels = render_scene([ball, box], n=14)
+    video = write_case(tmp_path, frames)
+    masks = [lab == 1 for lab in labels]
+    edit = {"op": "move", "dx": 0.0, "dy": 16 / 48}
+    out = read_frames(_renderer().render_masks(video, masks, edit, tmp_path / "o.mp4").output)
+    _, whole = render_scene([ball], n=14)
+    t = max(range(14), key=lambda t: ((whole[t] == 1) & ~masks[t]).sum() if masks[t].sum() > 20 else -1)
+    target = np.roll(whole[t] == 1, 16, axis=0)  # where the whole ball belongs after the move
+    red = (out[t][:, :, 0] > 150) & (out[t][:, :, 1] < 90)
+    assert (red & target).sum() > 0.9 * target.sum()
+    off = _renderer(complete_hidden=False).render_masks(video, masks, edit, tmp_path / "o2.mp4").output
+    red2 = (read_frames(off)[t][:, :, 0] > 150) & (read_frames(off)[t][:, :, 1] < 90)
+    assert (red2 & target).sum() < 0.8 * target.sum()  # without completion only the visible part moves
