@@ -25,7 +25,7 @@ from river_agent.tools.render.conditioning import (
 from river_agent.tools.render.entry import ConditionedRenderer, probe
 from river_agent.tools.render.extent import ExtentTracker
 from river_agent.tools.render.fill import FILL_METHODS
-from river_agent.tools.render.hidden import HiddenObjects, complete_self
+from river_agent.tools.render.hidden import HiddenObjects, SampleMasks, complete_self
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.palette import color_rgb
 from river_agent.tools.render.progress import progress_bar
@@ -136,6 +136,7 @@ class ClassicalRenderer(ConditionedRenderer):
         _whole_extents(cond, info.width, info.height)
         bg = None
         hidden = None
+        sample_masks = None
         if cond.needs_fill():
             bg = BackgroundModel(
                 info.num_frames,
@@ -150,12 +151,14 @@ class ClassicalRenderer(ConditionedRenderer):
                     advance()
             if cfg.complete_hidden and cond.masks.objects_known:
                 hidden = HiddenObjects(cond.masks.id_map, bg.samples)
+            moving = sum(1 for e in cond.edits if not e.removed)
+            sample_masks = SampleMasks(cond.masks.mask, max(1, moving) * (len(bg.wanted) + 1))
         writer = RenderOutputs(
             out, video, info.fps, info.width, info.height, cfg.quality, cfg.comparison, cfg.overlay
         )
         with writer, progress_bar("rendering", info.num_frames, cfg.progress) as advance:
             for t, frame in enumerate(iter_frames(video)):
-                output, changed = self.render_frame(t, frame, cond, bg, hidden)
+                output, changed = self.render_frame(t, frame, cond, bg, hidden, sample_masks)
                 writer.write(frame, output, changed)
                 advance()
             writer.check_frames(info.num_frames)
@@ -168,6 +171,7 @@ class ClassicalRenderer(ConditionedRenderer):
         cond: Conditioning,
         bg: BackgroundModel | None,
         hidden: HiddenObjects | None = None,
+        sample_masks: SampleMasks | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The edited frame ``t`` and the pixels that changed (``hidden``: completes objects the target hid)."""
         H, W = frame.shape[:2]
@@ -209,7 +213,8 @@ class ClassicalRenderer(ConditionedRenderer):
             else:
                 obj, visible = frame, m
                 if bg is not None and self.config.complete_hidden:  # arrive whole: parts hidden here too
-                    obj, m = complete_self(t, frame, m, partial(cond.masks.mask, obj_id=edit.obj_id), bg.samples)
+                    at = partial(sample_masks or cond.masks.mask, obj_id=edit.obj_id)
+                    obj, m = complete_self(t, frame, m, at, bg.samples)
                     if m.sum() > visible.sum() and any(isinstance(op, Resize) for op in ops):
                         aff = object_affine(edit, t, m, W, H)  # about the fuller object's centroid
                 obj = obj.copy()

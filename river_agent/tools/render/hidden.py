@@ -176,3 +176,23 @@ def complete_self(
         if used >= max_refs:
             break
     return img, full
+
+
+class SampleMasks:
+    """Masks of edited objects in the kept sample frames, read once (bounded: at most ``max_items``)."""
+
+    def __init__(self, mask: Callable[[int, int], np.ndarray], max_items: int) -> None:
+        self._mask = mask
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self.max_items = max_items
+
+    def __call__(self, s: int, obj_id: int) -> np.ndarray:
+        key = (s, obj_id)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        m = self._mask(s, obj_id)
+        self._cache[key] = m
+        if len(self._cache) > self.max_items:
+            self._cache.popitem(last=False)
+        return m
