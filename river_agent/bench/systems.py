@@ -1,7 +1,8 @@
 """Systems the evaluator can run on a case: ``oracle``, ``baseline`` and ``river``.
 
-- ``oracle``: the case's own ``edit`` and ``target_masks`` handed straight to the renderer (an upper bound of
-  what the renderer can do when grounding is perfect).
+- ``oracle``: the case's own ``edit`` and ``target_masks`` handed straight to the renderer, with the case's twin
+  (when it has one) as the scene's other objects (an upper bound of what the renderer can do when grounding and
+  perception are perfect).
 - ``baseline``: no reasoning. It edits whatever objects of the twin the query's words name (kind words and
   colour words) with the case's edit op, or nothing. It uses the case's twin when there is one, else runs
   perception.
@@ -52,9 +53,15 @@ def _renderer(name: str) -> Any:
 
 
 def run_oracle(case: Case, out: Path, renderer: str = "classical") -> SystemRun:
-    """Render the case's ground-truth edit on its ground-truth target masks."""
+    """Render the case's ground-truth edit on its ground-truth target masks (with the case's ground-truth twin
+    D, when it has one, as the scene: perfect perception knows the other objects' masks too)."""
     try:
-        _renderer(renderer).render_masks(case.video_path, case.masks_path, dict(case.edit), out)
+        scene = None
+        if case.twin_path is not None:
+            from river_agent.twin.io import load_twin
+
+            scene = load_twin(case.twin_path)
+        _renderer(renderer).render_masks(case.video_path, case.masks_path, dict(case.edit), out, scene=scene)
     except RiverError as exc:
         return SystemRun(False, error=f"{type(exc).__name__}: {exc}")
     return SystemRun(True, out)

@@ -105,14 +105,20 @@ def smooth_shading(px: np.ndarray, ys: np.ndarray, xs: np.ndarray, box: tuple[in
 
 
 def restyle(
-    out: np.ndarray, source: np.ndarray, mask: np.ndarray, style: str, anchor: tuple[float, float]
+    out: np.ndarray,
+    source: np.ndarray,
+    mask: np.ndarray,
+    style: str,
+    anchor: tuple[float, float],
+    box: tuple[int, int, int, int] | None = None,
 ) -> None:
     """Restyle the object's pixels in ``out`` (HxWx3 uint8, edited in place).
 
     Patterns (plain, striped, dotted, checkered) follow the project's rendering convention: pixel = base colour
     x lighting x pattern, pattern fields laid out in the object's box (its mask's bounding box here), mean 1
-    over the object; the old pattern is blurred out of the lighting first. ``anchor`` (the centroid) anchors
-    nothing else; glowing, grayscale and inverted work on the pixels directly.
+    over the object; the old pattern is blurred out of the lighting first. ``box`` (x0, y0, w, h): the whole
+    object's box where it differs from the mask's (the frame edge cuts the object). ``anchor`` (the centroid)
+    anchors nothing else; glowing, grayscale and inverted work on the pixels directly.
     """
     kind = style_kind(style)
     ys, xs = np.nonzero(mask)
@@ -121,8 +127,12 @@ def restyle(
     px = source[ys, xs].astype(np.float32)
     mean = px.mean(axis=0)
     if kind in ("plain", "striped", "dotted", "checkered"):
-        x0, y0 = int(xs.min()), int(ys.min())
-        box = (x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
+        if box is None or not (
+            box[0] <= xs.min() and box[1] <= ys.min() and xs.max() < box[0] + box[2] and ys.max() < box[1] + box[3]
+        ):
+            x0, y0 = int(xs.min()), int(ys.min())
+            box = (x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
+        x0, y0 = box[0], box[1]
         light = smooth_shading(px, ys, xs, box)
         pattern = pattern_field(kind, box[2], box[3])[ys - y0, xs - x0]
         field = light * pattern

@@ -3,7 +3,7 @@
 The model keeps a bounded, evenly spaced sample of frames with their object masks. To fill a hole in frame t it
 carries every sample into frame t's coordinates (global camera motion from ``MotionTracker``), takes per pixel
 the value most observations agree with (see ``consensus``) where the sample shows static background, and
-inpaints spatially (cv2.inpaint) only the pixels no sample ever shows.
+makes up spatially (``fill.fill_never_seen``: exemplar copy, or cv2.inpaint) only the pixels no sample shows.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import deque
 import cv2
 import numpy as np
 
+from river_agent.tools.render.fill import fill_never_seen
 from river_agent.tools.render.motion import MotionTracker
 
 INVALID = 256  # marks a sample that does not see the background (sorts after every pixel value)
@@ -71,17 +72,29 @@ class BackgroundModel:
         tolerance: int = 10,
         motion_gap: int = 4,
         motion_threshold: int = 12,
+        objects_known: bool = False,
+        fill_method: str = "exemplar",
+        snap_plate: bool = True,
     ) -> None:
         self.num_frames = num_frames
+        # with every object's masks known, a sample pixel outside them shows background: the guards against
+        # unknown occluders (temporal hull, static places) are not needed and would throw seen background away
+        self.objects_known = objects_known
+        self.fill_method = fill_method
+        # sub-pixel camera motion: cache the background per world point at the nearest whole pixel (values
+        # computed once, reused at most half a pixel off) instead of recomputing every frame
+        self.snap_plate = snap_plate
+        self._fill_offsets: list[tuple[int, int, float]] = []  # the last fill's exemplar offsets (kept if fit)
         self.wanted = set(sample_indices(num_frames, max_samples))
         self.motion_gap, self.motion_threshold = motion_gap, motion_threshold
-        self._ring: deque[tuple[int, np.ndarray]] = deque(maxlen=2 * motion_gap + 1)
+        self._ring: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=2 * motion_gap + 1)
         self._pending: dict[int, np.ndarray] = {}  # sample t -> exclude mask, until its later neighbour arrives
         self.samples: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # t -> (frame, valid background mask)
         self.motion = MotionTracker()
         self.inpaint_radius = inpaint_radius
         self.tolerance = tolerance
-        self.min_support = max(2, int(np.ceil(MIN_SUPPORT_FRACTION * len(self.wanted))))
+        # an observation outside every known object's mask is background; without them, demand agreement
+        self.min_support = 1 if objects_known else max(2, int(np.ceil(MIN_SUPPORT_FRACTION * len(self.wanted))))
         self.inpainted_pixels = 0
         self.filled_pixels = 0
         self._plate_ready = False
@@ -93,7 +106,7 @@ class BackgroundModel:
         """Feed frame ``t`` (in order) with the pixels that are not background (dilated object masks)."""
         self.motion.add(frame, exclude)
         self._note_cover(t, exclude)
-        self._ring.append((t, frame))
+        self._ring.append((t, frame, exclude))
         if t in self.wanted:
             self._pending[t] = exclude
         for s in [s for s in self._pending if s <= t - self.motion_gap or t == self.num_frames - 1]:
@@ -127,12 +140,17 @@ class BackgroundModel:
         """Store sample ``s`` with its background pixels: not an object, and not changing (it differs from the
         frame ``motion_gap`` before or after, camera motion compensated): other moving things are left out."""
         exclude = self._pending.pop(s)
-        frames = dict(self._ring)
+        frames = {n: f for n, f, _ in self._ring}
+        excludes = {n: e for n, _, e in self._ring} if self.objects_known else {}
         frame = frames[s]
-        moving = self._moving(s, frame, frames)
+        moving = self._moving(s, frame, frames, excludes)
         self.samples[s] = (frame.copy(), ~(exclude | moving))
 
-    def _moving(self, s: int, frame: np.ndarray, frames: dict[int, np.ndarray]) -> np.ndarray:
+    def _moving(
+        self, s: int, frame: np.ndarray, frames: dict[int, np.ndarray], excludes: dict[int, np.ndarray]
+    ) -> np.ndarray:
+        """Pixels of sample s that change against the frames ``motion_gap`` before/after; with every object's
+        masks known (``excludes`` given), a change where a known object is in the other frame is explained."""
         h, w = frame.shape[:2]
         moving = np.zeros((h, w), bool)
         for n in (s - self.motion_gap, s + self.motion_gap):
@@ -149,6 +167,8 @@ class BackgroundModel:
                 b = other[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
                 differs[y0:y1, x0:x1] = np.abs(a - b).max(axis=2) > self.motion_threshold
                 known[y0:y1, x0:x1] = True
+                if n in excludes:
+                    known[y0:y1, x0:x1] &= ~excludes[n][y0 - oy : y1 - oy, x0 - ox : x1 - ox]
             moving |= differs & known
         if not moving.any():
             return moving
@@ -161,24 +181,31 @@ class BackgroundModel:
         it (and any inpainted value, so never-seen regions stay the same from frame to frame)."""
         self._plate_ready = True
         pos = self.motion.positions
-        if not pos or any(x != int(x) or y != int(y) for x, y in pos):
+        if not pos or (not self.snap_plate and any(x != int(x) or y != int(y) for x, y in pos)):
             return
         h, w = next(iter(self.samples.values()))[1].shape if self.samples else (0, 0)
-        xs = [-int(x) for x, _ in pos]
-        ys = [-int(y) for _, y in pos]
+        xs = [-round(x) for x, _ in pos]
+        ys = [-round(y) for _, y in pos]
         pw, ph = max(xs) - min(xs) + w, max(ys) - min(ys) + h
         if w == 0 or pw * ph > PLATE_MAX_FRAMES * w * h:
             return
         self._origin = (-min(xs), -min(ys))
         self._plate = np.zeros((ph, pw, 3), np.uint8)
         self._known = np.zeros((ph, pw), bool)
+        self._never = np.zeros((ph, pw), bool)
+        # made-up pixels are cached too where that is safe: with whole-pixel motion (they then stay put), or
+        # with every object known (the copy's source is background). Else (sub-pixel motion, unknown objects)
+        # an unknown passer-by copied in once would stay for good: they are made up anew in each frame.
+        whole = all(x == int(x) and y == int(y) for x, y in pos)
+        self._cache_made_up = whole or self.objects_known
 
     def _world(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         px, py = self.motion.positions[t]
-        return ys - int(py) + self._origin[1], xs - int(px) + self._origin[0]
+        return ys - round(py) + self._origin[1], xs - round(px) + self._origin[0]
 
-    def fill(self, t: int, frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """A copy of ``frame`` with the ``hole`` pixels replaced by background."""
+    def fill(self, t: int, frame: np.ndarray, hole: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
+        """A copy of ``frame`` with the ``hole`` pixels replaced by background (``objects``: other objects'
+        pixels of frame t, never used as a source for pixels that must be made up)."""
         for s in list(self._pending):  # the video ended early: keep what was seen
             self._finalise(s)
         if not self._plate_ready:
@@ -188,25 +215,38 @@ class BackgroundModel:
         if ys.size == 0:
             return out
         cached = t < len(self.motion.positions) and self._plate is not None
+        never = np.zeros_like(hole)
         if cached:
             wy, wx = self._world(t, ys, xs)
             known = self._known[wy, wx]
             out[ys[known], xs[known]] = self._plate[wy[known], wx[known]]
-            ys, xs = ys[~known], xs[~known]
-            if ys.size == 0:
-                return out
+            unseen = self._never[wy, wx] & ~known  # no sample shows it (found in an earlier frame)
+            never[ys[unseen], xs[unseen]] = True
+            keep = ~known & ~unseen
+            ys, xs = ys[keep], xs[keep]
         vals, filled = self._median(t, ys, xs)
         out[ys[filled], xs[filled]] = vals[filled]
         self.filled_pixels += int(filled.sum())
-        if not filled.all():
-            never = np.zeros_like(hole)
-            never[ys[~filled], xs[~filled]] = True
-            self.inpainted_pixels += int((~filled).sum())
-            out = inpaint_region(out, never, self.inpaint_radius)
         if cached:
-            wy, wx = self._world(t, ys, xs)
-            self._plate[wy, wx] = out[ys, xs]
+            wy, wx = self._world(t, ys[filled], xs[filled])
+            self._plate[wy, wx] = vals[filled]
             self._known[wy, wx] = True
+        never[ys[~filled], xs[~filled]] = True
+        if never.any():
+            ny, nx = np.nonzero(never)
+            self.inpainted_pixels += int(ny.size)
+            used: list[tuple[int, int, float]] = []
+            out = fill_never_seen(
+                out, never, objects, self.fill_method, self.inpaint_radius, self._fill_offsets, used
+            )
+            self._fill_offsets = used or self._fill_offsets
+            if cached:
+                wy, wx = self._world(t, ny, nx)
+                if self._cache_made_up:  # made up once: the same pixels in every frame
+                    self._plate[wy, wx] = out[ny, nx]
+                    self._known[wy, wx] = True
+                else:
+                    self._never[wy, wx] = True
         return out
 
     def _median(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +258,7 @@ class BackgroundModel:
         y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
         # a sample between the first and last frame an object covers a point most likely shows something in
         # front of the hidden object there (an occluder), not the background: leave it out
-        if hasattr(self, "_first"):
+        if hasattr(self, "_first") and not self.objects_known:
             wy, wx, on = self._hull_coords(t, ys, xs)
             first = np.where(on, self._first[wy, wx], np.iinfo(np.int32).max)
             last = np.where(on, self._last[wy, wx], -1)
@@ -256,22 +296,3 @@ class BackgroundModel:
             b = min(a + CONSENSUS_BLOCK, n)
             med[a:b], filled[a:b] = consensus(vals[:, a:b], closeness, self.tolerance, self.min_support)
         return med, filled
-
-
-def inpaint_region(frame: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:
-    """cv2.inpaint (Telea) on the bounding box of ``mask`` plus a margin (fast for small holes)."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        return frame
-    H, W = mask.shape
-    m = 3 * radius + 4
-    y0, y1 = max(ys.min() - m, 0), min(ys.max() + 1 + m, H)
-    x0, x1 = max(xs.min() - m, 0), min(xs.max() + 1 + m, W)
-    out = frame.copy()
-    crop = np.ascontiguousarray(out[y0:y1, x0:x1])
-    mcrop = mask[y0:y1, x0:x1].astype(np.uint8) * 255
-    if mcrop.all():  # nothing known around it: mean colour of the frame outside the hole
-        out[mask] = frame[~mask].mean(axis=0).astype(np.uint8) if (~mask).any() else 0
-        return out
-    out[y0:y1, x0:x1] = cv2.inpaint(crop, mcrop, radius, cv2.INPAINT_TELEA)
-    return out

@@ -52,6 +52,9 @@ class Renderer(Protocol):
         """Render the change from twin D (``before``) to D' (``after``)."""
         ...
 
-    def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
-        """Apply one case-format ``edit`` to the region given by per-frame target ``masks``."""
+    def render_masks(
+        self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path, scene: Twin | None = None
+    ) -> RenderResult:
+        """Apply one case-format ``edit`` to the region given by per-frame target ``masks`` (``scene``: the
+        source's twin D, whose other objects' masks tell what is not background)."""
         ...

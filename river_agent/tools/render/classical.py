@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,9 @@ from river_agent.tools.render.conditioning import (
     object_affine,
 )
 from river_agent.tools.render.entry import ConditionedRenderer, probe
+from river_agent.tools.render.extent import ExtentTracker
+from river_agent.tools.render.fill import FILL_METHODS
+from river_agent.tools.render.hidden import HiddenObjects, SampleMasks, complete_self
 from river_agent.tools.render.outputs import RenderOutputs
 from river_agent.tools.render.palette import color_rgb
 from river_agent.tools.render.progress import progress_bar
@@ -47,7 +51,18 @@ class ClassicalConfig:
         default=24, metadata={"help": "Frames kept for the background model (bounds memory for long videos)."}
     )
     dilate: int = field(default=2, metadata={"help": "Pixels added around holes (covers anti-aliased edges)."})
-    inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius for never-visible background."})
+    complete_hidden: bool = field(
+        default=True,
+        metadata={"help": "Complete objects the removed/moved target hid (needs every object's masks)."},
+    )
+    fill: str = field(
+        default="exemplar",
+        metadata={
+            "help": "How background no frame shows is made up: 'exemplar' (real texture copied from a matching "
+            "place of the frame, seams corrected) or 'telea' (cv2.inpaint, smooth)."
+        },
+    )
+    inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius (fill='telea', small holes)."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
 
@@ -105,6 +120,8 @@ class ClassicalRenderer(ConditionedRenderer):
             setattr(self.config, k, v)
         if self.config.quality not in ("lossless", "high"):
             raise RenderError("quality must be 'lossless' or 'high'")
+        if self.config.fill not in FILL_METHODS:
+            raise RenderError(f"fill must be one of {', '.join(FILL_METHODS)}, got {self.config.fill!r}")
 
     # -- rendering ------------------------------------------------------------------------------------------
     def render(
@@ -116,28 +133,47 @@ class ClassicalRenderer(ConditionedRenderer):
         for e in cond.edits:
             e.ops = plans[e.obj_id]
         cfg = self.config
+        _whole_extents(cond, info.width, info.height)
         bg = None
+        hidden = None
+        sample_masks = None
         if cond.needs_fill():
-            bg = BackgroundModel(info.num_frames, cfg.bg_samples, cfg.inpaint_radius)
+            bg = BackgroundModel(
+                info.num_frames,
+                cfg.bg_samples,
+                cfg.inpaint_radius,
+                objects_known=cond.masks.objects_known,
+                fill_method=cfg.fill,
+            )
             with progress_bar("background model", info.num_frames, cfg.progress) as advance:
                 for t, frame in enumerate(iter_frames(video)):
                     bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
                     advance()
+            if cfg.complete_hidden and cond.masks.objects_known:
+                hidden = HiddenObjects(cond.masks.id_map, bg.samples)
+            moving = sum(1 for e in cond.edits if not e.removed)
+            sample_masks = SampleMasks(cond.masks.mask, max(1, moving) * (len(bg.wanted) + 1))
         writer = RenderOutputs(
             out, video, info.fps, info.width, info.height, cfg.quality, cfg.comparison, cfg.overlay
         )
         with writer, progress_bar("rendering", info.num_frames, cfg.progress) as advance:
             for t, frame in enumerate(iter_frames(video)):
-                output, changed = self.render_frame(t, frame, cond, bg)
+                output, changed = self.render_frame(t, frame, cond, bg, hidden, sample_masks)
                 writer.write(frame, output, changed)
                 advance()
             writer.check_frames(info.num_frames)
         return writer.result(self.name, cond.prompt(), start)
 
     def render_frame(
-        self, t: int, frame: np.ndarray, cond: Conditioning, bg: BackgroundModel | None
+        self,
+        t: int,
+        frame: np.ndarray,
+        cond: Conditioning,
+        bg: BackgroundModel | None,
+        hidden: HiddenObjects | None = None,
+        sample_masks: SampleMasks | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The edited frame ``t`` and the pixels that changed."""
+        """The edited frame ``t`` and the pixels that changed (``hidden``: completes objects the target hid)."""
         H, W = frame.shape[:2]
         active = cond.active(t)
         changed = np.zeros((H, W), bool)
@@ -158,7 +194,9 @@ class ClassicalRenderer(ConditionedRenderer):
                 targets |= m
             others = cond.masks.occupied(t) & ~targets  # known objects next to the hole keep their edge pixels
             hole = (dilate(hole, self.config.dilate) & ~others) | hole
-            out = bg.fill(t, frame, hole)
+            out = bg.fill(t, frame, hole, others)
+            if hidden is not None:
+                hidden.complete(t, frame, out, hole, targets)
         else:
             out = frame.copy()
         changed |= hole
@@ -170,19 +208,62 @@ class ClassicalRenderer(ConditionedRenderer):
             ops = edit.active_ops(t)
             if aff is None:
                 out[m] = frame[m]
-                _appearance(out, m, ops, anchor)
+                _appearance(out, m, ops, anchor, edit.boxes.get(t))
                 changed |= m
             else:
-                obj = frame.copy()
-                _appearance(obj, m, ops, anchor)
+                obj, visible = frame, m
+                if bg is not None and self.config.complete_hidden:  # arrive whole: parts hidden here too
+                    at = partial(sample_masks or cond.masks.mask, obj_id=edit.obj_id)
+                    obj, m = complete_self(t, frame, m, at, bg.samples)
+                    if m.sum() > visible.sum() and any(isinstance(op, Resize) for op in ops):
+                        aff = object_affine(edit, t, m, W, H)  # about the fuller object's centroid
+                obj = obj.copy()
+                _appearance(obj, m, ops, anchor, edit.boxes.get(t))
                 scale_change = abs(aff[0, 0] - 1) > 1e-9
                 interp = cv2.INTER_LINEAR if scale_change else cv2.INTER_NEAREST
                 moved = cv2.warpAffine(obj, aff, (W, H), flags=interp)
                 mw = cv2.warpAffine(m.astype(np.float32), aff, (W, H), flags=cv2.INTER_LINEAR) >= 0.5
+                front = _in_front(cond, t, edit.obj_id, visible)
+                if front is not None:
+                    mw &= ~front  # nearer objects stay in front of the moved/resized one
                 out[mw] = moved[mw]
-                changed |= m | mw
+                changed |= visible | mw
         changed |= _differs(out, frame, changed)
         return out, changed
+
+
+def _whole_extents(cond: Conditioning, width: int, height: int) -> None:
+    """For resized or restyled objects, the whole object's centre and box where the frame edge cuts it (one
+    pass over the masks only: a few numbers per frame)."""
+    edits = [e for e in cond.edits if any(isinstance(op, Resize | Restyle) for op in e.ops)]
+    if not edits:
+        return
+    extent = ExtentTracker(width, height)
+    for t in range(cond.num_frames):
+        for e in edits:
+            extent.observe(t, e.obj_id, cond.masks.mask(t, e.obj_id))
+    for e in edits:
+        e.centres = extent.centres(e.obj_id)
+        e.boxes = extent.boxes(e.obj_id)
+
+
+def _in_front(cond: Conditioning, t: int, obj_id: int, mask: np.ndarray) -> np.ndarray | None:
+    """Pixels of frame ``t`` that objects nearer than the edited one cover (None when depths are unknown)."""
+    ids = cond.masks.id_map(t)
+    depths = cond.masks.depths(t)
+    if ids is None or not depths:
+        return None
+    inside = ids[mask]
+    if obj_id not in depths or not (inside == obj_id).any():  # target masks: the twin object they cover
+        vals, counts = np.unique(inside[inside > 0], return_counts=True)
+        if vals.size == 0:
+            return None
+        obj_id = int(vals[counts.argmax()])
+    d = depths.get(obj_id)
+    if d is None:
+        return None
+    nearer = [j for j, dj in depths.items() if j != obj_id and dj < d]
+    return np.isin(ids, nearer) if nearer else None
 
 
 def _differs(a: np.ndarray, b: np.ndarray, near: np.ndarray, margin: int = 16) -> np.ndarray:
@@ -198,12 +279,18 @@ def _differs(a: np.ndarray, b: np.ndarray, near: np.ndarray, margin: int = 16) -
     return out
 
 
-def _appearance(img: np.ndarray, mask: np.ndarray, ops: list[EditOp], anchor: tuple[float, float]) -> None:
+def _appearance(
+    img: np.ndarray,
+    mask: np.ndarray,
+    ops: list[EditOp],
+    anchor: tuple[float, float],
+    box: tuple[int, int, int, int] | None = None,
+) -> None:
     """Apply recolours and restyles of ``ops`` to the masked pixels of ``img`` in place."""
     for op in ops:
         if isinstance(op, Recolor):
             img[mask] = recolor_pixels(img[mask], color_rgb(op.color, op.rgb))
         elif isinstance(op, Restyle):
-            restyle(img, img.copy(), mask, op.style, anchor)
+            restyle(img, img.copy(), mask, op.style, anchor, box)
         elif not isinstance(op, Move | Resize | Remove):
             raise RenderError(f"internal: unexpected op {op!r}")

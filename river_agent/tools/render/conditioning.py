@@ -34,6 +34,9 @@ class ObjectEdit:
     attributes: dict[str, str] = field(default_factory=dict)  # before
     new_attributes: dict[str, str] = field(default_factory=dict)  # after
     new_category: str | None = None
+    # frame -> the whole object's centroid where the frame edge cuts it (filled by a renderer; see extent.py)
+    centres: dict[int, tuple[float, float]] = field(default_factory=dict)
+    boxes: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)  # same, whole box (x0, y0, w, h)
 
     def active_ops(self, t: int) -> list[EditOp]:
         return [op for op in self.ops if op.covers(t)]
@@ -68,15 +71,19 @@ class ObjectEdit:
         return text
 
 
-def affine_for(op: EditOp, mask: np.ndarray, width: int, height: int) -> np.ndarray | None:
-    """2x3 matrix taking the object's pixels to their new place (move: shift; resize: scale about centroid)."""
+def affine_for(
+    op: EditOp, mask: np.ndarray, width: int, height: int, centre: tuple[float, float] | None = None
+) -> np.ndarray | None:
+    """2x3 matrix taking the object's pixels to their new place (move: shift; resize: scale about the
+    object's centroid: ``centre`` when given, e.g. the whole object's when the frame edge cuts it, else the
+    mask's)."""
     if isinstance(op, Move):
         return np.array([[1.0, 0.0, round(op.dx * width)], [0.0, 1.0, round(op.dy * height)]])
     if isinstance(op, Resize):
         ys, xs = np.nonzero(mask)
         if xs.size == 0:
             return None
-        cx, cy = xs.mean(), ys.mean()
+        cx, cy = centre if centre is not None else (xs.mean(), ys.mean())
         s = op.scale
         return np.array([[s, 0.0, cx * (1 - s)], [0.0, s, cy * (1 - s)]])
     return None
@@ -93,12 +100,15 @@ def object_affine(edit: ObjectEdit, t: int, mask: np.ndarray, width: int, height
     """Combined move/resize of an object in frame ``t`` (None when it stays in place)."""
     total = None
     current = mask
+    centre = edit.centres.get(t)
     for op in edit.active_ops(t):
-        m = affine_for(op, current, width, height)
+        m = affine_for(op, current, width, height, centre)
         if m is None:
             continue
         total = m if total is None else compose(total, m)
         current = warp_mask(mask, total, width, height)
+        if centre is not None:
+            centre = (float(m[0] @ [centre[0], centre[1], 1.0]), float(m[1] @ [centre[0], centre[1], 1.0]))
     return total
 
 
@@ -187,11 +197,13 @@ def parse_case_edit(edit: dict) -> EditOp:
 
 
 def conditioning_from_masks(
-    masks: MaskInput, edit: dict, width: int, height: int, num_frames: int
+    masks: MaskInput, edit: dict, width: int, height: int, num_frames: int, scene: Twin | None = None
 ) -> Conditioning:
-    """Conditioning of a case: one target object (the union of the target masks) and one edit."""
+    """Conditioning of a case: one target object (the union of the target masks) and one edit.
+
+    ``scene``: the source's twin D, if known: its object masks tell what is not background."""
     op = parse_case_edit(edit)
-    source = TargetMasks(masks, width, height)
+    source = TargetMasks(masks, width, height, TwinMasks(scene) if scene is not None else None)
     if source.num_frames != num_frames:
         raise EditError(f"there are {source.num_frames} target masks but the video has {num_frames} frames")
     new_attrs: dict[str, str] = {}

@@ -41,8 +41,13 @@ class ConditionedRenderer:
         cond.num_frames = info.num_frames
         return self.render(video, cond, out, info)
 
-    def render_masks(self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path) -> RenderResult:
-        """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs)."""
+    def render_masks(
+        self, video: str | Path, masks: MaskInput, edit: dict, out: str | Path, scene: Twin | None = None
+    ) -> RenderResult:
+        """Apply the case-format ``edit`` to the target ``masks`` (bool arrays or a folder of binary PNGs).
+
+        ``scene`` (optional): the source's twin D; its other objects' masks tell the renderer what is not
+        background (what the (D, D') form knows), e.g. an object passing behind a removed one."""
         info = probe(video)
-        cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames)
+        cond = conditioning_from_masks(masks, edit, info.width, info.height, info.num_frames, scene)
         return self.render(video, cond, out, info)

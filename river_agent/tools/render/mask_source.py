@@ -31,6 +31,19 @@ class MaskSource(Protocol):
         """Pixels of frame ``t`` that belong to any known object (never used as background)."""
         ...
 
+    @property
+    def objects_known(self) -> bool:
+        """Whether every object of the scene has masks here (else only the edited ones do)."""
+        ...
+
+    def id_map(self, t: int) -> np.ndarray | None:
+        """Object id per pixel of frame ``t`` (int32, 0 = none) when every object is known, else None."""
+        ...
+
+    def depths(self, t: int) -> dict[int, float]:
+        """Object id -> depth (larger = farther) of the objects visible in frame ``t``, where known."""
+        ...
+
 
 class TwinMasks:
     """Masks of a twin D (its label maps, read lazily)."""
@@ -40,6 +53,26 @@ class TwinMasks:
         self.width, self.height = twin.video.width, twin.video.height
         self.num_frames = twin.video.num_frames or len(twin.frames)
         self._ts = {f.t for f in twin.frames}
+
+    @property
+    def objects_known(self) -> bool:
+        return True
+
+    def id_map(self, t: int) -> np.ndarray | None:
+        frame = next((f for f in self.twin.frames if f.t == t), None)
+        if frame is None or not frame.instances:
+            return np.zeros((self.height, self.width), np.int32)
+        lm = label_map(self.twin, t)
+        lut = np.zeros(max(int(lm.max()), max(i.mask_label for i in frame.instances)) + 1, np.int32)
+        for inst in frame.instances:
+            lut[inst.mask_label] = inst.id
+        return lut[lm]
+
+    def depths(self, t: int) -> dict[int, float]:
+        frame = next((f for f in self.twin.frames if f.t == t), None)
+        if frame is None:
+            return {}
+        return {i.id: float(i.spatial.depth) for i in frame.instances if i.spatial.depth is not None}
 
     def mask(self, t: int, obj_id: int) -> np.ndarray:
         if t not in self._ts:
@@ -60,10 +93,19 @@ def _png_files(folder: Path) -> list[Path]:
 
 
 class TargetMasks:
-    """Target masks of one object (id 1): bool HxW arrays, or a folder of binary PNGs (white = target)."""
+    """Target masks of one object (id 1): bool HxW arrays, or a folder of binary PNGs (white = target).
 
-    def __init__(self, masks: MaskInput, width: int, height: int) -> None:
+    ``context`` (optional): the masks of the scene's other objects (e.g. ``TwinMasks`` of the source's twin D),
+    so the renderer knows which pixels are not background.
+    """
+
+    def __init__(self, masks: MaskInput, width: int, height: int, context: MaskSource | None = None) -> None:
         self.width, self.height = width, height
+        if context is not None and (context.width, context.height) != (width, height):
+            raise RenderError(
+                f"the scene's masks are {context.width}x{context.height}, the video is {width}x{height}"
+            )
+        self.context = context
         self._files: list[Path] | None = None
         self._arrays: Sequence[np.ndarray] | None = None
         if isinstance(masks, str | Path):
@@ -112,4 +154,16 @@ class TargetMasks:
         return m if obj_id == TARGET_ID else np.zeros_like(m)
 
     def occupied(self, t: int) -> np.ndarray:
-        return self._load(t)
+        if self.context is None:
+            return self._load(t)
+        return self._load(t) | self.context.occupied(t)
+
+    @property
+    def objects_known(self) -> bool:
+        return self.context is not None
+
+    def id_map(self, t: int) -> np.ndarray | None:
+        return None if self.context is None else self.context.id_map(t)
+
+    def depths(self, t: int) -> dict[int, float]:
+        return {} if self.context is None else self.context.depths(t)
