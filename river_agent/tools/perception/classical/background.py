@@ -24,11 +24,14 @@ class BackgroundModel:
     num_static: int
     rows: np.ndarray | None = None  # Hx1x3 per-row median of the background (layered scenes)
 
-    def ground_distance(self, frame: np.ndarray) -> np.ndarray:
-        """Per-pixel max-channel distance of ``frame`` to the nearer of the two ground models."""
-        d = max_abs_diff(frame, self.ground)
+    def ground_distance(self, frame: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Per-pixel max-channel distance of ``frame`` (or of its ``box`` = x0, y0, x1, y1) to the nearer of the
+        two ground models."""
+        x0, y0, x1, y1 = box or (0, 0, frame.shape[1], frame.shape[0])
+        part = frame[y0:y1, x0:x1]
+        d = max_abs_diff(part, self.ground[y0:y1, x0:x1])
         if self.rows is not None:
-            d = np.minimum(d, max_abs_diff(frame, np.broadcast_to(self.rows, frame.shape)))
+            d = np.minimum(d, max_abs_diff(part, np.broadcast_to(self.rows[y0:y1], part.shape)))
         return d
 
 

@@ -70,6 +70,13 @@ class ClassicalSegmenterConfig:
     join_chroma: float = field(
         default=0.12, metadata={"help": "Max chromaticity difference of joined pieces (brightness-free colour)."}
     )
+    ghost_share: float = field(
+        default=0.6,
+        metadata={
+            "help": "Drop a moving track when on average this share of its pixels looks like the ground "
+            "(background the median got wrong, e.g. lane gaps under a long object that covered them)."
+        },
+    )
 
 
 JOIN_GAP = 6  # px: pieces this close count as touching (a head above a body, a seam)
@@ -96,6 +103,7 @@ class ClassicalSegmenter:
         self._birth: dict[int, tuple[int, float, float]] = {}  # moving track id -> (t, x, y) when first seen
         self._box_first: dict[int, tuple[int, int, int, int]] = {}  # moving track id -> its first bbox
         self._box_span: dict[int, tuple[int, int, int, int]] = {}  # ... and the union of its bboxes
+        self._ground_like: dict[int, list[float]] = {}  # track id -> [sum of ground-like shares, frames]
 
     # ---------------------------------------------------------------- stream
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
@@ -145,6 +153,8 @@ class ClassicalSegmenter:
             for tid, r in regions.items():
                 x0, y0, x1, y1 = r.bbox
                 label_map[y0:y1, x0:x1][r.crop] = tid
+                if tid in self._birth:
+                    self._count_ground_like(tid, frame, r)
             yield SegmentedFrame(t=t, frame=frame, label_map=label_map, regions=regions)
 
     def result(self) -> SegmentationResult:
@@ -160,6 +170,9 @@ class ClassicalSegmenter:
             if r in joined or first is None or span is None:
                 continue
             if max(abs(a - b) for a, b in zip(first, span, strict=True)) <= 1:
+                hits[r] = 0
+        for r, share in self._ground_shares().items():
+            if share > self.cfg.ghost_share:
                 hits[r] = 0
         keep = sorted(
             (self.tracks[r] for r, n in hits.items() if n >= self._min_hits),
@@ -200,6 +213,22 @@ class ClassicalSegmenter:
                     best, best_d = a, d
             if best is not None:
                 self._alias[b.tid] = self._root(best.tid)
+
+    def _count_ground_like(self, tid: int, frame: np.ndarray, r: Region) -> None:
+        assert self.model is not None
+        d = self.model.ground_distance(frame, r.bbox)[r.crop]
+        acc = self._ground_like.setdefault(tid, [0.0, 0])
+        acc[0] += float(np.count_nonzero(d <= self.cfg.threshold)) / max(d.size, 1)
+        acc[1] += 1
+
+    def _ground_shares(self) -> dict[int, float]:
+        """Per object (root id): the mean share of its pixels that match the ground model, over its frames."""
+        acc: dict[int, list[float]] = {}
+        for tid, (total, n) in self._ground_like.items():
+            a = acc.setdefault(self._root(tid), [0.0, 0])
+            a[0] += total
+            a[1] += n
+        return {r: total / n for r, (total, n) in acc.items() if n}
 
     def _root(self, tid: int) -> int:
         while tid in self._alias:
