@@ -52,6 +52,13 @@ def test_iteration_streams(tmp_path):
     assert sum(1 for _ in it) == 4
 
 
+def test_decoded_frames_own_their_pixels(tmp_path):
+    # a kept frame must not pin the decoder's buffer (peak memory grew with video length when they did)
+    path = write_video(tmp_path / "v.mp4", _frames(n=3), fps=24, quality="lossless")
+    kept = list(iter_frames(path))
+    assert all(f.base is None and f.flags.owndata and f.flags.writeable for f in kept)
+
+
 def _text_renamed_mp4(p):
     (p / "text.mp4").write_text("this is not a video\n" * 20)
     return p / "text.mp4"
