@@ -1,10 +1,12 @@
 """Benchmark perception on RVE-Synth cases: accuracy against each case's ground-truth twin, speed and memory.
 
-    python scripts/bench_perception.py SUITE_DIR [--perception classical] [--speed-frames 96] [--no-speed]
+    python scripts/bench_perception.py SUITE_DIR [--perception classical] [--speed-frames 96] [--lengths 1,4,16]
+        [--no-speed]
 
 Accuracy: every case folder under SUITE_DIR with a twin.json is perceived from its video and scored with
 ``river_agent.tools.perception.evaluate``. Speed: frames/s of the whole pipeline (decode -> twin on disk) on an
-832x480 RVE-Synth-style video. Memory: peak RSS of a fresh process perceiving N and 4N frames (flat = same).
+832x480 RVE-Synth-style video. Memory: peak RSS of a fresh process perceiving N, 4N and 16N frames (flat = same,
+up to the twin itself, a few KB per object and frame).
 """
 
 from __future__ import annotations
@@ -89,12 +91,12 @@ def _child(video: str, out: str, perception: str) -> None:
     print(json.dumps({"frames": len(twin.frames), "seconds": dt, "cpu_seconds": cpu, "peak_mb": peak}))
 
 
-def speed(perception: str, n: int, console: Console) -> None:
+def speed(perception: str, n: int, lengths: list[int], console: Console) -> None:
     table = Table(title=f"perception '{perception}' speed and memory at 832x480 (single process)")
     for c in ("frames", "wall s", "frames/s (wall)", "CPU s", "frames/s (CPU)", "peak RSS MB"):
         table.add_column(c, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
-        for frames in (n, 4 * n):
+        for frames in (k * n for k in lengths):
             video = Path(tmp) / f"v{frames}.mp4"
             _make_video(video, frames)
             out = subprocess.run(
@@ -123,12 +125,13 @@ def main() -> None:
     ap.add_argument("suite", type=Path, nargs="?", default=Path("tests/fixtures/rve-synth-mini"))
     ap.add_argument("--perception", default="classical")
     ap.add_argument("--speed-frames", type=int, default=96)
+    ap.add_argument("--lengths", default="1,4,16", help="Video lengths for speed/memory, as multiples of N.")
     ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args()
     console = Console()
     accuracy(args.suite, args.perception, console)
     if not args.no_speed:
-        speed(args.perception, args.speed_frames, console)
+        speed(args.perception, args.speed_frames, [int(k) for k in args.lengths.split(",")], console)
 
 
 if __name__ == "__main__":
