@@ -216,3 +216,21 @@ def test_ground_the_median_got_wrong_is_not_an_object(tmp_path):
     assert sorted(on.id_map.values()) == sorted(off.id_map.values())  # the same real objects found
     assert on.mask_iou == pytest.approx(off.mask_iou)
     assert on.idf1 > off.idf1 + 0.05
+
+
+def test_object_passing_a_standing_one_of_its_colour_is_not_a_piece_of_it(tmp_path):
+    """A blue box moves slowly along the foot of a standing blue box, touching it all the time: two objects (the
+    pieces rule must not join a track that moves to one that never does)."""
+    standing = _rect(70, 36, 120, 70)
+
+    def scene(t):
+        x = round(40 + 1.5 * t)
+        return [(1, standing, _striped(standing, BLUE, 70)), (2, _rect(x, 72, x + 30, 92), BLUE)]
+
+    gts = _render(tmp_path / "v.mp4", scene)
+    _, preds = _perceive(tmp_path / "v.mp4", tmp_path / "out")
+    owners = {gid: _owner_per_frame(gts, preds, gid) for gid in (1, 2)}
+    for gid, per_frame in owners.items():
+        pids = {p for p, _ in per_frame}
+        assert len(pids) == 1 and 0 not in pids, (gid, pids)
+    assert owners[1][0][0] != owners[2][0][0]

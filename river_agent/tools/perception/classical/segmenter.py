@@ -67,6 +67,13 @@ class ClassicalSegmenterConfig:
         default=8, metadata={"help": "Frames a continuing track may overlap the one it continues."}
     )
     join_frames: int = field(default=5, metadata={"help": "Frames two tracks must touch in a row to be joined."})
+    join_drift_share: float = field(
+        default=0.5,
+        metadata={
+            "help": "A moving track joins a standing object only if their offset drifted by at most this share "
+            "of how far it moved (+3 px): an object passing a standing one of its colour is not a piece of it."
+        },
+    )
     join_chroma: float = field(
         default=0.12, metadata={"help": "Max chromaticity difference of joined pieces (brightness-free colour)."}
     )
@@ -99,7 +106,8 @@ class ClassicalSegmenter:
         self._next_id = 1
         self.model: BackgroundModel | None = None
         self._alias: dict[int, int] = {}  # track id -> the track it was joined to (pieces of one object)
-        self._pairs: dict[tuple[int, int], tuple[int, float, float]] = {}  # (a, b) -> (run, dx0, dy0)
+        # (a, b) -> (run, a's and b's centroids when the run started)
+        self._pairs: dict[tuple[int, int], tuple[int, tuple[float, float, float, float]]] = {}
         self._birth: dict[int, tuple[int, float, float]] = {}  # moving track id -> (t, x, y) when first seen
         self._box_first: dict[int, tuple[int, int, int, int]] = {}  # moving track id -> its first bbox
         self._box_span: dict[int, tuple[int, int, int, int]] = {}  # ... and the union of its bboxes
@@ -266,14 +274,22 @@ class ClassicalSegmenter:
                     continue
                 key = (a, b)
                 seen_pairs.add(key)
-                dx, dy = ra.x - rb.x, ra.y - rb.y
-                run, dx0, dy0 = self._pairs.get(key, (0, dx, dy))
+                now = (ra.x, ra.y, rb.x, rb.y)
+                run, start = self._pairs.get(key, (0, now))
                 if _at_border(ra, frame.shape) or _at_border(rb, frame.shape):
-                    dx0, dy0 = dx, dy  # a region cut by the frame edge moves its centroid: count from inside
+                    start = now  # a region cut by the frame edge moves its centroid: count from inside
                 run += 1
-                self._pairs[key] = (run, dx0, dy0)
+                self._pairs[key] = (run, start)
+                ax, ay, bx, by = (c - c0 for c, c0 in zip(now, start, strict=True))
+                drift = np.hypot(ax - bx, ay - by)
+                moved = max(np.hypot(ax, ay), np.hypot(bx, by))
+                standing = a not in self._birth or b not in self._birth
                 small = min(ra.size, rb.size, self.tracks[a].ref_area, self.tracks[b].ref_area)
-                if run >= cfg.join_frames and np.hypot(dx - dx0, dy - dy0) <= 0.3 * np.sqrt(small) + 3:
+                if (
+                    run >= cfg.join_frames
+                    and drift <= 0.3 * np.sqrt(small) + 3
+                    and (not standing or drift <= cfg.join_drift_share * moved + 3)
+                ):
                     ta, tb = self.tracks[self._root(a)], self.tracks[self._root(b)]
                     old, new = (ta, tb) if (ta.first_t, ta.tid) <= (tb.first_t, tb.tid) else (tb, ta)
                     self._alias[new.tid] = old.tid
