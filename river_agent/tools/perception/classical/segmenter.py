@@ -269,7 +269,10 @@ class ClassicalSegmenter:
                     continue
                 for r in (a, b):
                     if r not in chroma:
-                        chroma[r] = _mean_rgb(frame, regions[r])
+                        # a standing object's region holds whatever stops in front of it: its colour is the
+                        # background model's over its mask, a moving track's the one it shows now
+                        standing_r = r not in self._birth
+                        chroma[r] = self._standing_rgb(r) if standing_r else _mean_rgb(frame, regions[r])
                 if not chroma_close(chroma[a], chroma[b], cfg.join_chroma):
                     continue
                 key = (a, b)
@@ -306,6 +309,14 @@ class ClassicalSegmenter:
                 out[root] = Region(root, r.x, r.y, r.size, r.bbox, r.crop)
             out[root].obj_id = root
         return out
+
+    def _standing_rgb(self, tid: int) -> np.ndarray:
+        assert self.model is not None
+        for sid, x0, y0, crop in self._static:
+            if sid == tid:
+                part = self.model.background[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]][crop]
+                return part.reshape(-1, 3).astype(np.float64).mean(0)
+        raise KeyError(tid)
 
     # frame sources: camera-motion compensation (classical/stabilise.py) feeds re-projected frames through these
     def _sample_frames(self, video: Path, info: VideoInfo) -> np.ndarray:
