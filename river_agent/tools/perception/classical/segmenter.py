@@ -174,10 +174,7 @@ class ClassicalSegmenter:
             hits[root] = max(hits.get(root, 0), tr.hits)
         joined = set(self._alias) | set(self._alias.values())
         for r in list(hits):  # a moving-path track whose box never changed: ground the background got wrong
-            first, span = self._box_first.get(r), self._box_span.get(r)
-            if r in joined or first is None or span is None:
-                continue
-            if max(abs(a - b) for a, b in zip(first, span, strict=True)) <= 1:
+            if r not in joined and self._still(r):
                 hits[r] = 0
         for r, share in self._ground_shares().items():
             if share > self.cfg.ghost_share:
@@ -546,12 +543,23 @@ class ClassicalSegmenter:
                 best, best_d = tid, d
         return best
 
+    def _still(self, tid: int) -> bool:
+        """A moving-path track whose box never changed by more than 1 px (so far): it has not moved."""
+        first, span = self._box_first.get(tid), self._box_span.get(tid)
+        if first is None or span is None:
+            return False
+        return max(abs(a - b) for a, b in zip(first, span, strict=True)) <= 1
+
     def _reidentify(self, t: int, det: Region, frame: np.ndarray, exclude: set[int]) -> Track | None:
         x0, y0, x1, y1 = det.bbox
         hist = color_hist(frame[y0:y1, x0:x1][det.crop])
         best, best_d = None, self.cfg.reid_distance
         for tr in self.tracks.values():
             if tr.tid in exclude or tr.last_t >= t or tr.hits < 2:
+                continue
+            # a track that never moved returns where it was: a look-alike elsewhere (another lane dash the
+            # background got wrong, uncovered while this one was covered) is not it
+            if self._still(tr.tid) and np.hypot(det.x - tr.cx, det.y - tr.cy) > 0.5 * np.sqrt(tr.ref_area) + 4:
                 continue
             ratio = min(det.size, tr.ref_area) / max(det.size, tr.ref_area, 1)
             if ratio < 0.3:
