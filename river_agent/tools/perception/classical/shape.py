@@ -16,12 +16,14 @@ _SCALE = np.array([0.2, 0.08, 0.06, 0.08, 0.15, 0.8, 1.0])
 def descriptors(mask: np.ndarray) -> np.ndarray | None:
     """[log(w/h), extent, solidity, circularity, log|hu1|, log|hu2|, log|hu3|] of a bool mask, or None if tiny."""
     m = mask.astype(np.uint8)
-    area = float(m.sum())
-    if area < 30:
+    if m.sum() < 30:
         return None
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         return None
+    # the outline is the shape: holes (a pattern's dark dots the background difference missed) are filled
+    cv2.drawContours(m, contours, -1, 1, thickness=cv2.FILLED)
+    area = float(m.sum())
     pts = np.concatenate(contours)
     hull = cv2.convexHull(pts)
     hull_area = max(cv2.contourArea(hull), 1.0)
