@@ -130,6 +130,8 @@ class ClassicalSegmenter:
         )
         del sample
         self._static: list[tuple[int, int, int, np.ndarray]] = []  # (tid, x0, y0, crop)
+        # standing object -> its mean colour in the background model (its regions hold whatever stops in front)
+        self._static_rgb: dict[int, np.ndarray] = {}
         if self.model.num_static:
             from scipy import ndimage
 
@@ -139,6 +141,7 @@ class ClassicalSegmenter:
                 crop = self.model.static_labels[sl] == k
                 tid = self._new_id()
                 self._static.append((tid, sl[1].start, sl[0].start, crop))
+                self._static_rgb[tid] = self.model.background[sl][crop].reshape(-1, 3).astype(np.float64).mean(0)
         static_zone = self.model.static_labels > 0
         kernel = np.ones((3, 3), np.uint8)
         for t, frame in enumerate(self._iter_frames(video)):
@@ -266,10 +269,8 @@ class ClassicalSegmenter:
                     continue
                 for r in (a, b):
                     if r not in chroma:
-                        # a standing object's region holds whatever stops in front of it: its colour is the
-                        # background model's over its mask, a moving track's the one it shows now
-                        standing_r = r not in self._birth
-                        chroma[r] = self._standing_rgb(r) if standing_r else _mean_rgb(frame, regions[r])
+                        standing_rgb = self._static_rgb.get(r)
+                        chroma[r] = _mean_rgb(frame, regions[r]) if standing_rgb is None else standing_rgb
                 if not chroma_close(chroma[a], chroma[b], cfg.join_chroma):
                     continue
                 key = (a, b)
@@ -306,14 +307,6 @@ class ClassicalSegmenter:
                 out[root] = Region(root, r.x, r.y, r.size, r.bbox, r.crop)
             out[root].obj_id = root
         return out
-
-    def _standing_rgb(self, tid: int) -> np.ndarray:
-        assert self.model is not None
-        for sid, x0, y0, crop in self._static:
-            if sid == tid:
-                part = self.model.background[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]][crop]
-                return part.reshape(-1, 3).astype(np.float64).mean(0)
-        raise KeyError(tid)
 
     # frame sources: camera-motion compensation (classical/stabilise.py) feeds re-projected frames through these
     def _sample_frames(self, video: Path, info: VideoInfo) -> np.ndarray:
