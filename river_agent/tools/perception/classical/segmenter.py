@@ -67,6 +67,13 @@ class ClassicalSegmenterConfig:
         default=8, metadata={"help": "Frames a continuing track may overlap the one it continues."}
     )
     join_frames: int = field(default=5, metadata={"help": "Frames two tracks must touch in a row to be joined."})
+    still_frames: int = field(
+        default=8,
+        metadata={
+            "help": "A track seen this often with its box unchanged has not moved: it is re-identified only near "
+            "its place (a ghost of ground the background got wrong is not a look-alike elsewhere)."
+        },
+    )
     join_drift_share: float = field(
         default=0.5,
         metadata={
@@ -552,7 +559,11 @@ class ClassicalSegmenter:
                 continue
             # a track that never moved returns where it was: a look-alike elsewhere (another lane dash the
             # background got wrong, uncovered while this one was covered) is not it
-            if self._still(tr.tid) and np.hypot(det.x - tr.cx, det.y - tr.cy) > 0.5 * np.sqrt(tr.ref_area) + 4:
+            if (
+                tr.hits >= self.cfg.still_frames
+                and self._still(tr.tid)
+                and np.hypot(det.x - tr.cx, det.y - tr.cy) > 0.5 * np.sqrt(tr.ref_area) + 4
+            ):
                 continue
             ratio = min(det.size, tr.ref_area) / max(det.size, tr.ref_area, 1)
             if ratio < 0.3:
