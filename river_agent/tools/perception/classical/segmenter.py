@@ -291,7 +291,7 @@ class ClassicalSegmenter:
                 ax, ay, bx, by = (c - c0 for c, c0 in zip(now, start, strict=True))
                 drift = np.hypot(ax - bx, ay - by)
                 moved = max(np.hypot(ax, ay), np.hypot(bx, by))
-                standing = a not in self._birth or b not in self._birth
+                standing = a in self._static_rgb or b in self._static_rgb
                 small = min(ra.size, rb.size, self.tracks[a].ref_area, self.tracks[b].ref_area)
                 if (
                     run >= cfg.join_frames
