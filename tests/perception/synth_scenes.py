@@ -84,16 +84,13 @@ def write_gt_twin(out_dir: Path, gts: list[np.ndarray], cats: dict[int, str], vi
     save_twin(twin, out_dir, label_maps=enumerate(gts))
 
 
-def scene_prototypes() -> dict[str, list[list[float]]]:
-    """Shape prototypes of the scene's kinds (drawn alone), for the classical categoriser."""
-    from river_agent.tools.perception.classical.shape import descriptors
-
-    out: dict[str, list[list[float]]] = {}
+def scene_examples() -> dict[str, list[np.ndarray]]:
+    """Example silhouettes of the scene's kinds (drawn alone), to build the classical categoriser's classifier."""
+    out: dict[str, list[np.ndarray]] = {}
     for kind in ("ball", "box", "car", "tree"):
         for s in (8, 10, 12, 16):
             img, lm = np.zeros((80, 80, 3), np.uint8), np.zeros((80, 80), np.uint16)
             draw(kind, img, lm, 1, 40, 40, s, (255, 255, 255))
             ys, xs = np.nonzero(lm)
-            d = descriptors(lm[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 0)
-            out.setdefault(kind, []).append(d.tolist())
+            out.setdefault(kind, []).append(lm[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 0)
     return out

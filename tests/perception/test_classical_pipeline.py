@@ -14,7 +14,7 @@ from river_agent.tools.perception.classical.shape import ShapeClassifier
 from river_agent.tools.perception.describe import TemplateDescriber
 from river_agent.tools.perception.evaluate import evaluate_dirs
 from river_agent.twin.io import instance_mask, load_twin
-from tests.perception.synth_scenes import make_scene, scene_prototypes, write_gt_twin
+from tests.perception.synth_scenes import make_scene, scene_examples, write_gt_twin
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def scene(tmp_path_factory):
     write_gt_twin(root / "gt", gts, cats, root / "video.mp4")
     perception = Perception(
         ClassicalSegmenter(),
-        ShapeCategoriser(classifier=ShapeClassifier(scene_prototypes())),
+        ShapeCategoriser(classifier=ShapeClassifier.from_examples(scene_examples())),
         PositionOcclusionDepth(),
         TemplateDescriber(),
     )

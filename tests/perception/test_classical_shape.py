@@ -1,15 +1,22 @@
-"""Shape descriptors and the prototype classifier of the classical categoriser."""
+"""Shape descriptors, templates and the combined classifier of the classical categoriser."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from river_agent.bench.shapes import shape_size, silhouette
-from river_agent.tools.perception.classical.shape import ShapeClassifier, descriptors
+from river_agent.bench.shapes import KINDS, shape_size, silhouette
+from river_agent.tools.perception.classical.shape import (
+    TEMPLATE_SIZE,
+    ShapeClassifier,
+    descriptors,
+    kind_shape,
+    template,
+)
 
 
 def test_holes_inside_the_outline_do_not_change_the_shape():
-    """A dotted car whose dark dots the background difference missed has the descriptors of the whole car."""
+    """A dotted car whose dark dots the background difference missed has the shape of the whole car."""
     w, h = shape_size("car", 40)
     car = silhouette("car", w, h, 1).astype(bool)
     dotted = car.copy()
@@ -19,16 +26,45 @@ def test_holes_inside_the_outline_do_not_change_the_shape():
         dotted[y - 1 : y + 2, x - 1 : x + 2] = False
     assert dotted.sum() < 0.97 * car.sum()
     np.testing.assert_allclose(descriptors(dotted), descriptors(car), atol=1e-9)
-    assert ShapeClassifier().classify(descriptors(dotted))[0] == "car"
+    np.testing.assert_allclose(template(dotted), template(car), atol=1e-6)
+    assert ShapeClassifier().classify(dotted)[0] == "car"
 
 
-def test_every_kind_is_its_own_nearest_prototype():
+@pytest.mark.parametrize("height", [24, 45, 75, 110])
+@pytest.mark.parametrize("facing", [1, -1])
+def test_every_kind_is_recognised_at_sizes_and_facings_it_was_not_built_from(height, facing):
     clf = ShapeClassifier()
-    for kind in ("car", "truck", "person", "dog", "ball", "tree", "box"):
-        w, h = shape_size(kind, 60)
-        assert clf.classify(descriptors(silhouette(kind, w, h, -1)))[0] == kind
+    for kind in KINDS:
+        label, score = clf.classify(silhouette(kind, *shape_size(kind, height), facing).astype(bool))
+        assert label == kind, (kind, height, facing, label)
+        assert score < 0.3
 
 
-def test_tiny_or_empty_masks_have_no_descriptors():
+def test_a_shape_unlike_any_kind_is_an_object():
+    """A thin ring (a hoop) is neither ball nor box nor anything else the classifier knows."""
+    yy, xx = np.mgrid[:60, :60]
+    r = np.hypot(yy - 29.5, xx - 29.5)
+    cross = np.zeros((60, 60), bool)
+    cross[26:34, :] = True
+    cross[:, 26:34] = True
+    assert ShapeClassifier().classify(cross)[0] == "object"
+    assert ShapeClassifier().classify((r > 22) & (r < 30))[0] == "ball"  # holes are filled: a hoop is a disc
+
+
+def test_examples_give_deduplicated_templates_and_the_mean_aspect():
+    masks = [silhouette("box", *shape_size("box", h), 1).astype(bool) for h in (20, 40, 80)]
+    ks = kind_shape(masks)
+    assert len(ks.descriptors) == 3
+    assert len(ks.templates) == 1  # three sizes of a square are one template
+    assert abs(ks.log_aspect) < 0.05
+    (t,) = ks.template_arrays()
+    assert t.shape == (TEMPLATE_SIZE, TEMPLATE_SIZE) and t.max() <= 1.0
+
+
+def test_tiny_or_empty_masks_have_no_shape():
     assert descriptors(np.zeros((10, 10), bool)) is None
     assert descriptors(np.ones((5, 5), bool)) is None
+    assert template(np.ones((5, 5), bool)) is None
+    assert ShapeClassifier().classify(np.ones((5, 5), bool)) == ("object", float("inf"))
+    with pytest.raises(ValueError):
+        kind_shape([np.ones((4, 4), bool)])

@@ -1,11 +1,11 @@
-"""Classical categoriser: shape descriptors of unoccluded views, voted over each track."""
+"""Classical categoriser: the shape classifier on unoccluded views, voted over each track."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 from river_agent.tools.perception.base import SegmentedFrame
-from river_agent.tools.perception.classical.shape import ShapeClassifier, descriptors
+from river_agent.tools.perception.classical.shape import ShapeClassifier
 
 
 class ShapeCategoriser:
@@ -13,8 +13,11 @@ class ShapeCategoriser:
 
     name = "classical"
 
-    def __init__(self, every: int = 2, classifier: ShapeClassifier | None = None) -> None:
+    def __init__(
+        self, every: int = 2, classifier: ShapeClassifier | None = None, score_weight: float = 4.0
+    ) -> None:
         self.every = every
+        self.score_weight = score_weight  # a view's vote is its size / (1 + score_weight * its shape score)
         self.classifier = classifier or ShapeClassifier()
         self.max_size: dict[int, int] = defaultdict(int)
         self.votes: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -28,11 +31,10 @@ class ShapeCategoriser:
             x0, y0, x1, y1 = r.bbox
             if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h or r.size < 0.85 * self.max_size[oid]:
                 continue
-            desc = descriptors(r.crop)
-            if desc is None:
+            label, score = self.classifier.classify(r.crop)
+            if score == float("inf"):
                 continue
-            label, dist = self.classifier.classify(desc)
-            self.votes[oid][label] += r.size / (1.0 + dist)
+            self.votes[oid][label] += r.size / (1.0 + self.score_weight * score)
 
     def categories(self) -> dict[int, str]:
         return {oid: max(v, key=v.get) for oid, v in self.votes.items() if v}

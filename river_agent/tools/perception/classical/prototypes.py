@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import json
 
-from river_agent.tools.perception.classical.shape import PROTOTYPES_FILE, descriptors
+from river_agent.tools.perception.classical.shape import PROTOTYPES_FILE, KindShape, kind_shape
+
+HEIGHTS = (14, 20, 28, 40, 60, 90, 120)
 
 
-def build() -> dict[str, list[list[float]]]:
+def build() -> dict[str, KindShape]:
     from river_agent.bench.shapes import KINDS, shape_size, silhouette
 
-    out: dict[str, list[list[float]]] = {}
-    for kind in KINDS:
-        for height in (14, 20, 28, 40, 60, 90):
-            w, h = shape_size(kind, height)
-            for facing in (1, -1):
-                d = descriptors(silhouette(kind, w, h, facing))
-                if d is not None:
-                    out.setdefault(kind, []).append([round(float(v), 4) for v in d])
-    return out
+    return {
+        kind: kind_shape([silhouette(kind, *shape_size(kind, h), facing) for h in HEIGHTS for facing in (1, -1)])
+        for kind in KINDS
+    }
 
 
 if __name__ == "__main__":
-    PROTOTYPES_FILE.write_text(json.dumps(build(), indent=1))
+    PROTOTYPES_FILE.write_text(json.dumps({k: v.model_dump() for k, v in build().items()}, indent=1))
     print(f"wrote {PROTOTYPES_FILE}")
