@@ -106,9 +106,8 @@ def kind_shape(masks: list[np.ndarray]) -> KindShape:
     """A kind's shape from example silhouettes (several sizes and facings), each seen as the segmenter sees it."""
     descs, temps = [], []
     aspects = []
-    for m in map(as_segmented, masks):
-        if not m.any():
-            continue
+    seen = [m for m in map(as_segmented, masks) if m.any()]
+    for m in seen:
         d = descriptors(m)
         if d is None:
             continue
@@ -121,7 +120,7 @@ def kind_shape(masks: list[np.ndarray]) -> KindShape:
     if not descs:
         raise ValueError("no usable example silhouette (all too small)")
     if not temps:  # only small examples: use the largest anyway
-        temps.append(template(max(masks, key=lambda m: int(m.sum()))))
+        temps.append(template(max(seen, key=lambda m: int(m.sum()))))
     return KindShape(
         descriptors=descs, templates=[_encode(t) for t in temps], log_aspect=round(float(np.mean(aspects)), 4)
     )
