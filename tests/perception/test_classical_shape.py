@@ -41,7 +41,7 @@ def test_every_kind_is_recognised_at_sizes_and_facings_it_was_not_built_from(hei
 
 
 def test_a_shape_unlike_any_kind_is_an_object():
-    """A thin ring (a hoop) is neither ball nor box nor anything else the classifier knows."""
+    """A cross is none of the kinds the classifier knows; a thin ring is a ball (holes are filled)."""
     yy, xx = np.mgrid[:60, :60]
     r = np.hypot(yy - 29.5, xx - 29.5)
     cross = np.zeros((60, 60), bool)

@@ -36,12 +36,7 @@ def filled(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
     return m, list(contours)
 
 
-def descriptors(mask: np.ndarray) -> np.ndarray | None:
-    """[log(w/h), extent, solidity, circularity, log|hu1|, log|hu2|, log|hu3|] of a bool mask, or None if tiny."""
-    f = filled(mask)
-    if f is None:
-        return None
-    m, contours = f
+def _descriptors_of(m: np.ndarray, contours: list[np.ndarray]) -> np.ndarray:
     area = float(m.sum())
     hull = cv2.convexHull(np.concatenate(contours))
     hull_area = max(cv2.contourArea(hull), 1.0)
@@ -60,15 +55,28 @@ def descriptors(mask: np.ndarray) -> np.ndarray | None:
     )
 
 
-def template(mask: np.ndarray) -> np.ndarray | None:
-    """The filled mask cut to its bounding box and resized to TEMPLATE_SIZE^2 (float in [0, 1]); None if tiny."""
-    f = filled(mask)
-    if f is None:
-        return None
-    m = f[0]
+def _template_of(m: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(m)
     m = m[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
     return cv2.resize(m, (TEMPLATE_SIZE, TEMPLATE_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def descriptors(mask: np.ndarray) -> np.ndarray | None:
+    """[log(w/h), extent, solidity, circularity, log|hu1|, log|hu2|, log|hu3|] of a bool mask, or None if tiny."""
+    f = filled(mask)
+    return None if f is None else _descriptors_of(*f)
+
+
+def template(mask: np.ndarray) -> np.ndarray | None:
+    """The filled mask cut to its bounding box and resized to TEMPLATE_SIZE^2 (float in [0, 1]); None if tiny."""
+    f = filled(mask)
+    return None if f is None else _template_of(f[0])
+
+
+def shape_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(descriptors, template) of a bool mask from one hole filling; None if tiny."""
+    f = filled(mask)
+    return None if f is None else (_descriptors_of(*f), _template_of(f[0]))
 
 
 def log_aspect(mask: np.ndarray) -> float:
@@ -77,8 +85,9 @@ def log_aspect(mask: np.ndarray) -> float:
     return float(np.log((xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)))
 
 
-def soft_iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.minimum(a, b).sum() / max(np.maximum(a, b).sum(), 1e-6))
+def soft_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Soft IoU of two templates over their last two axes (``b`` may be a stack: one value per template)."""
+    return np.minimum(a, b).sum((-2, -1)) / np.maximum(np.maximum(a, b).sum((-2, -1)), 1e-6)
 
 
 class KindShape(BaseModel):
@@ -108,15 +117,14 @@ def kind_shape(masks: list[np.ndarray]) -> KindShape:
     aspects = []
     seen = [m for m in map(as_segmented, masks) if m.any()]
     for m in seen:
-        d = descriptors(m)
-        if d is None:
+        shape = shape_of(m)
+        if shape is None:
             continue
+        d, t = shape
         descs.append([round(float(v), 4) for v in d])
         aspects.append(log_aspect(m))
-        if min(m.shape) >= _MIN_SIDE:
-            t = template(m)
-            if all(soft_iou(t, u) < _SAME_TEMPLATE for u in temps):
-                temps.append(t)
+        if min(m.shape) >= _MIN_SIDE and (not temps or soft_iou(t, np.stack(temps)).max() < _SAME_TEMPLATE):
+            temps.append(t)
     if not descs:
         raise ValueError("no usable example silhouette (all too small)")
     if not temps:  # only small examples: use the largest anyway
@@ -157,14 +165,12 @@ class ShapeClassifier:
 
     def classify(self, mask: np.ndarray) -> tuple[str, float]:
         """(label, score) of a bool silhouette: 'object' when the nearest kind is too far, score inf if tiny."""
-        desc, temp = descriptors(mask), template(mask)
-        if desc is None or temp is None or not self.labels:
+        shape = shape_of(mask)
+        if shape is None or not self.labels:
             return "object", float("inf")
+        desc, temp = shape
         moment = np.array([np.sqrt((((p - desc[None]) / _SCALE) ** 2).sum(1)).min() for p in self.protos])
-        soft_ious = [
-            (np.minimum(t, temp).sum((1, 2)) / np.maximum(t, temp).sum((1, 2))).max() for t in self.templates
-        ]
-        miss = 1.0 - np.array(soft_ious)
+        miss = 1.0 - np.array([soft_iou(temp, t).max() for t in self.templates])
         score = miss + self.aspect_weight * np.abs(log_aspect(mask) - self.aspects) + self.moment_weight * moment
         k = int(np.argmin(score))
         if moment[k] > self.max_distance or miss[k] > self.max_template_miss:
