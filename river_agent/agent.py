@@ -43,11 +43,19 @@ class AgentConfig:
     backend_options: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Options of the backend (model path, api_base, device, ...)."}
     )
+    adapter: str | None = field(
+        default="auto",
+        metadata={
+            "help": "LoRA adapter of the transformers backend: a folder, 'none', or 'auto' (the trained adapter "
+            "shipped for the embedded model, when the embedded model is used)."
+        },
+    )
     strategy: str = field(
         default="auto",
         metadata={
-            "help": "'staged' (small models), 'free' (think/execute/edit), or 'auto' (staged on the "
-            "embedded model, free otherwise)."
+            "help": "'code' (one twin-API program, then the edit), 'staged' (pick ids directly), 'free' "
+            "(think/execute/edit), or 'auto' (code with the shipped adapter on the embedded model, staged on "
+            "the embedded model without it, free otherwise)."
         },
     )
     max_turns: int = field(default=4, metadata={"help": "Most policy generations in one rollout."})
@@ -122,10 +130,28 @@ class AgentConfig:
             raise RiverError(f"{path}: a config must be a mapping of field names to values")
         return cls.from_dict(data)
 
+    def uses_embedded_model(self) -> bool:
+        return self.backend == EMBEDDED_BACKEND and not self.backend_options.get("model")
+
+    def resolved_adapter(self) -> str | None:
+        """The adapter folder to load, or None for the base weights."""
+        if self.adapter in (None, "", "none"):
+            return None
+        if self.adapter != "auto":
+            return self.adapter
+        if not self.uses_embedded_model():
+            return None
+        from river_agent.adapters import embedded_adapter
+
+        found = embedded_adapter()
+        return str(found) if found is not None else None
+
     def resolved_strategy(self) -> str:
         if self.strategy != "auto":
             return self.strategy
-        return "staged" if self.backend == EMBEDDED_BACKEND and not self.backend_options.get("model") else "free"
+        if not self.uses_embedded_model():
+            return "free"
+        return "code" if self.resolved_adapter() is not None else "staged"
 
     def rollout_config(self) -> RolloutConfig:
         return RolloutConfig(
@@ -227,6 +253,9 @@ class RiverAgent:
                 torch.set_num_threads(self.config.torch_threads)
             try:
                 self._policy = get_backend({"backend": self.config.backend, **self.config.backend_options})
+                adapter = self.config.resolved_adapter()
+                if adapter is not None:
+                    self._policy.load_adapter(adapter, "policy")
             except RiverError:
                 raise
             except Exception as exc:
@@ -257,7 +286,7 @@ class RiverAgent:
             meta = {
                 "backend": cfg.backend,
                 "model": _model_name(policy, cfg),
-                "adapter": getattr(policy, "adapter_name", None) or cfg.backend_options.get("adapter"),
+                "adapter": getattr(policy, "adapter_name", None) or cfg.resolved_adapter(),
             }
             self._rollout = Rollout(policy, cfg.rollout_config(), factory, checkpointer, meta=meta)
         return self._rollout

@@ -29,7 +29,14 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from river_agent.errors import EditError, RiverError
-from river_agent.graphs.parsing import ACTION_STOPS, normalise_completion, parse_blocks, parse_edit, split_turn
+from river_agent.graphs.parsing import (
+    ACTION_STOPS,
+    extract_code,
+    normalise_completion,
+    parse_blocks,
+    parse_edit,
+    split_turn,
+)
 from river_agent.graphs.state import TWINS, RolloutState
 from river_agent.prompts import load_fewshot, load_prompts, render
 from river_agent.trace import Block, Deviation, SandboxRecord, Segment, Trace
@@ -62,11 +69,18 @@ ExecutorFactory = Callable[[Twin], contextlib.AbstractContextManager[Executor]]
 class RolloutConfig:
     """Settings of one rollout (the agent's config fills these)."""
 
-    strategy: str = field(default="staged", metadata={"help": "'free' (think/execute/edit) or 'staged'."})
+    strategy: str = field(
+        default="staged",
+        metadata={"help": "'free' (think/execute/edit), 'staged' (pick ids directly) or 'code' (one program)."},
+    )
     max_turns: int = field(default=4, metadata={"help": "Most policy generations before the rollout fails."})
     max_new_tokens: int = field(default=256, metadata={"help": "Token limit of one think/execute generation."})
     think_tokens: int = field(default=0, metadata={"help": "Token limit of the staged think (0: none)."})
     edit_tokens: int = field(default=64, metadata={"help": "Token limit of an <edit> generation (staged)."})
+    code_tokens: int = field(default=160, metadata={"help": "Token limit of one <execute> program (code)."})
+    max_executes: int = field(
+        default=2, metadata={"help": "Code: programs one rollout may run (a failed one may be retried)."}
+    )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = field(default=None, metadata={"help": "Sampling seed."})
@@ -119,6 +133,8 @@ def make_params(**kw: Any) -> Any:
         kw["max_new_tokens"] = kw.pop("max_tokens")
     return SamplingParams(**{k: v for k, v in kw.items() if k in names})
 
+
+STRATEGIES = ("free", "staged", "code")
 
 OP_MODELS = {
     "recolor": "Recolor",
@@ -290,6 +306,34 @@ def default_executor_factory(limits: Any = None) -> ExecutorFactory:
     return factory
 
 
+def object_list(twin: Twin) -> str:
+    """One line naming each object: ``#1 car (red, striped, small), #2 dog (brown, plain, large)``."""
+    parts = []
+    for oid in twin.object_ids():
+        inst = next(i for f in twin.frames for i in f.instances if i.id == oid)
+        attrs = [str(inst.attributes[k]) for k in ("color", "pattern", "size") if inst.attributes.get(k)]
+        parts.append(f"#{oid} {inst.category}" + (f" ({', '.join(attrs)})" if attrs else ""))
+    return ", ".join(parts)
+
+
+_IDS_LINE = re.compile(r"\[\s*(-?\d+(?:\s*,\s*-?\d+)*)?\s*\]")
+
+
+def ids_from_output(output: str, known: Iterable[int]) -> list[int]:
+    """Object ids a program printed: the last printed list of integers (or bare integers on the last line),
+    keeping only ids the twin has, in order, without repeats."""
+    known_set = set(known)
+    lines = [ln for ln in (output or "").strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        lists = _IDS_LINE.findall(line)
+        if lists:
+            found = [int(x) for x in re.findall(r"-?\d+", lists[-1])]
+            return [i for i in dict.fromkeys(found) if i in known_set]
+        if re.fullmatch(r"[\s\d,#]+", line):
+            return [i for i in dict.fromkeys(int(x) for x in re.findall(r"\d+", line)) if i in known_set]
+    return []
+
+
 def twin_api_doc() -> str:
     try:
         from river_agent.tools.sandbox import TWIN_API_DOC
@@ -330,8 +374,10 @@ class Rollout:
     ) -> None:
         self.policy = policy
         self.config = config or RolloutConfig()
-        if self.config.strategy not in ("free", "staged"):
-            raise RiverError(f"unknown rollout strategy {self.config.strategy!r} (use 'free' or 'staged')")
+        if self.config.strategy not in STRATEGIES:
+            raise RiverError(
+                f"unknown rollout strategy {self.config.strategy!r} (use one of {', '.join(STRATEGIES)})"
+            )
         self.executor_factory = executor_factory or default_executor_factory()
         self.count_tokens = count_tokens or _policy_counter(policy) or approx_tokens
         self.prompts = load_prompts(self.config.prompt_file)
@@ -348,7 +394,7 @@ class Rollout:
     # ------------------------------------------------------------------------------------------------ build
     def _build(self) -> StateGraph:
         g = StateGraph(RolloutState)
-        g.add_node("think", self._think, destinations=("execute", "pick", "edit", "think", "fail"))
+        g.add_node("think", self._think, destinations=("execute", "pick", "compose", "edit", "think", "fail"))
         g.add_node("execute", self._execute, destinations=("results",))
         g.add_node("results", self._results, destinations=("think",))
         g.add_node("pick", self._pick, destinations=("compose", "edit"))
@@ -371,6 +417,7 @@ class Rollout:
             "ops_doc": p["ops_doc"].strip(),
             "api_doc": twin_api_doc().strip(),
             "max_turns": cfg.max_turns,
+            "objects": object_list(twin),
         }
         stage = p[cfg.strategy]
         messages: list[dict[str, str]] = []
@@ -466,6 +513,8 @@ class Rollout:
         if turn >= cfg.max_turns:
             return Command(goto="fail", update={"status": "max_turns", "reason": f"no <edit> after {turn} turns"})
         transcript = state.get("transcript", "")
+        if cfg.strategy == "code":
+            return self._code_turn(state, thread, transcript, turn)
         staged = cfg.strategy == "staged"
         if staged and cfg.think_tokens <= 0 and turn == 0:  # small models: straight to the target stage
             return Command(goto="pick", update={"turn": 1})
@@ -524,6 +573,43 @@ class Rollout:
             update["transcript"] = new_transcript + nudge
         return Command(goto="think", update=update)
 
+    def _code_turn(self, state: RolloutState, thread: str, transcript: str, turn: int) -> Command:
+        """Code strategy: write one program in <execute> (the harness opens the tag); once a program printed
+        known ids, or the programs allowed are spent, go to the edit on those ids (all ids when none)."""
+        cfg = self.config
+        executed = sum(
+            1 for s in state.get("segments", []) if s.get("tag") == "execute" and s["source"] == "policy"
+        )
+        if state.get("target_ids") or executed >= cfg.max_executes:
+            if not state.get("target_ids"):
+                detail = f"no program printed known object ids in {executed} tries; editing over all objects"
+                return Command(goto="compose", update={"deviations": [_dev("no_target_ids", detail, turn)]})
+            return Command(goto="compose", update={})
+        p = self.prompts["code"]
+        opener = p["execute_open"] if not transcript else p["execute_again"]
+        transcript += opener
+        segs = [self._env(opener, "execute", turn)]
+        c = self._generate(thread, transcript, max_tokens=cfg.code_tokens, stop=["</execute>"])
+        text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
+        devs: list[dict[str, Any]] = []
+        if not text.endswith("</execute>"):
+            devs.append(_dev("unclosed_execute", "program not closed with </execute> within its limit", turn))
+            text += "</execute>"
+        code, code_devs = extract_code(text[: -len("</execute>")], turn)
+        devs += [d.model_dump() for d in code_devs]
+        segs.append(_policy_seg("execute", text, turn, c, None, code=code))
+        self._emit(thread, "segment", tag="execute", text=text, turn=turn)
+        return Command(
+            goto="execute",
+            update={
+                "turn": turn + 1,
+                "segments": segs,
+                "deviations": devs,
+                "transcript": transcript + text,
+                "code": code,
+            },
+        )
+
     def _execute(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)
         code = state.get("code") or ""
@@ -550,14 +636,15 @@ class Rollout:
         turn = state.get("turn", 1) - 1
         text = render(self.prompts["free"]["results"], output=format_results(rec, self.config.results_max_chars))
         self._emit(thread, "segment", tag="results", text=text, turn=turn)
-        return Command(
-            goto="think",
-            update={
-                "segments": [self._env(text, "results", turn, sandbox=rec)],
-                "transcript": state["transcript"] + text,
-                "sandbox": None,
-            },
-        )
+        update: dict[str, Any] = {
+            "segments": [self._env(text, "results", turn, sandbox=rec)],
+            "transcript": state["transcript"] + text,
+            "sandbox": None,
+        }
+        if self.config.strategy == "code":
+            ids = ids_from_output(rec.output, TWINS.get(state["twin_key"]).object_ids()) if rec.ok else None
+            update["target_ids"] = ids or None
+        return Command(goto="think", update=update)
 
     def _pick(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread, cfg = self._thread(config), self.config
@@ -690,7 +777,8 @@ class Rollout:
         thread, cfg = self._thread(config), self.config
         twin = TWINS.get(state["twin_key"])
         turn = state.get("turn", 1) - 1
-        opener = self.prompts["staged"]["edit_open"]
+        section = "code" if cfg.strategy == "code" else "staged"
+        opener = self.prompts[section]["edit_open"]
         transcript = state.get("transcript", "") + opener
         segs = [self._env(opener, "edit", turn)]
         ids = state.get("target_ids") or twin.object_ids()

@@ -1,0 +1,18 @@
+"""LoRA adapters shipped with the package (trained by ``python -m river_agent.rl.train``).
+
+``smollm2-code/``: the embedded SmolLM2-135M-Instruct taught the ``code`` strategy (one twin-API program, then the
+edit); how it was trained and what it scores is in docs/training.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ADAPTER_DIR = Path(__file__).parent
+EMBEDDED_ADAPTER = "smollm2-code"
+
+
+def embedded_adapter() -> Path | None:
+    """The shipped adapter of the embedded model, or None when this build has none."""
+    path = ADAPTER_DIR / EMBEDDED_ADAPTER
+    return path if (path / "adapter_config.json").is_file() else None

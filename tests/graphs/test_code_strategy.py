@@ -1,0 +1,93 @@
+"""The code strategy: one program in <execute>, <results> from the real sandbox, then the edit on those ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from river_agent.graphs.rollout import Rollout, RolloutConfig, ids_from_output
+from tests.agent_fixtures import make_twin
+from tests.scripted_policy import ScriptedPolicy
+
+
+@pytest.fixture(scope="module")
+def twin_path(tmp_path_factory):
+    return make_twin(tmp_path_factory.mktemp("code"))
+
+
+def code(**kw) -> RolloutConfig:
+    return RolloutConfig(strategy="code", constrained=False, **kw)
+
+
+def test_program_results_then_edit_on_printed_ids(twin_path):
+    policy = ScriptedPolicy(['print(find("car", color="red"))\n</execute>', '[{"op": "remove", "id": 2}]</edit>'])
+    trace = Rollout(policy, code()).run(twin_path, "remove the red car")
+    assert trace.status == "ok", trace.reason
+    assert trace.ops == [{"op": "remove", "id": 2}]
+    tags = [(s.source, s.tag) for s in trace.segments]
+    assert tags == [
+        ("env", "execute"),
+        ("policy", "execute"),
+        ("env", "results"),
+        ("env", "edit"),
+        ("policy", "edit"),
+    ]
+    results = trace.segments[2]
+    assert results.sandbox is not None and results.sandbox.ok
+    assert "[2]" in results.text
+    assert trace.segments[1].code == 'print(find("car", color="red"))'
+    # the prompt is lean: the object list and the request, no per-frame view
+    user = trace.prompt_messages[-1]["content"]
+    assert "#2 car (red)" in user and "remove the red car" in user and "t0:(" not in user
+
+
+def test_failed_program_is_retried_once(twin_path):
+    policy = ScriptedPolicy(
+        ["print(find('car')[5])</execute>", "print(find('truck'))</execute>", '[{"op": "remove", "id": 1}]</edit>']
+    )
+    trace = Rollout(policy, code()).run(twin_path, "remove the truck")
+    assert trace.status == "ok"
+    runs = [s.sandbox for s in trace.segments if s.sandbox is not None]
+    assert [r.ok for r in runs] == [False, True]
+    assert "IndexError" in (runs[0].error_type or "") + (runs[0].error or "")
+    assert trace.segments[3].text.startswith("\n<execute>")  # the second program gets its own opener
+
+
+def test_no_ids_after_all_programs_edits_over_all_objects_with_a_deviation(twin_path):
+    policy = ScriptedPolicy(["print('hello')</execute>", "print(1/0)</execute>", '[{"op": "remove", "id": 3}]</edit>'])
+    trace = Rollout(policy, code(max_executes=2)).run(twin_path, "remove it")
+    assert "no_target_ids" in trace.deviation_tags()
+    assert trace.status == "ok" and trace.ops == [{"op": "remove", "id": 3}]
+
+
+def test_unclosed_program_is_closed_and_recorded(twin_path):
+    policy = ScriptedPolicy(["print(find('tree'))", '[{"op": "remove", "id": 3}]</edit>'])
+    trace = Rollout(policy, code()).run(twin_path, "remove the tree")
+    assert "unclosed_execute" in trace.deviation_tags()
+    assert trace.segments[2].sandbox.ok  # the program still ran
+    assert trace.status == "ok"
+
+
+def test_grpo_mask_covers_only_policy_tokens(twin_path):
+    policy = ScriptedPolicy(["print(find('tree'))</execute>", '[{"op": "remove", "id": 3}]</edit>'])
+    trace = Rollout(policy, code()).run(twin_path, "remove the tree")
+    batch = trace.grpo()
+    assert len(batch["completion_ids"]) == len(batch["env_mask"]) == len(batch["logprobs"])
+    policy_text = "".join(s.text for s in trace.segments if s.source == "policy")
+    assert sum(batch["env_mask"]) == len(policy_text)  # scripted tokens are one per character
+    assert 0 < sum(batch["env_mask"]) < len(batch["env_mask"])
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("[3, 5]\n", [3, 5]),
+        ("candidates: [1, 2]\n[2]", [2]),
+        ("2\n", [2]),
+        ("[]", []),
+        ("[9, 2, 2]", [2]),  # unknown ids dropped, repeats removed
+        ("no ids here", []),
+        ("", []),
+    ],
+)
+def test_ids_from_output(output, expected):
+    assert ids_from_output(output, [1, 2, 3, 5]) == expected
