@@ -49,7 +49,7 @@ class ReferencePolicy:
         ops = json.dumps(self.ops)
         ids = ", ".join(str(op["id"]) for op in self.ops)
         if "</execute>" in stops:
-            return (self.program or "print(find())") + "\n", "</execute>"
+            return (self.program or "print(find())").rstrip("\n") + "\n", "</execute>"
         if "</target>" in stops:
             return ids, "</target>"
         if "</edit>" in stops:

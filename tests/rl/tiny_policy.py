@@ -1,4 +1,4 @@
-"""A tiny random-weight policy saved as a model folder (byte-level tokenizer, chat template): fast training tests."""
+"""A tiny random-weight policy saved as a model folder (byte-level tokenizer, chat template) for tests."""
 
 from __future__ import annotations
 
