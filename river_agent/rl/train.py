@@ -32,6 +32,9 @@ from river_agent.rl.data import Item, case_items, held_out_reason, synth_items
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
+# the linear layers of Llama-style decoders (SmolLM2, Qwen2): 'all-linear' spelt out
+LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
 
 # ---------------------------------------------------------------------------------------------------- items
 def build_items(cfg: TrainConfig) -> list[Item]:
@@ -78,12 +81,19 @@ def load_policy(cfg: TrainConfig) -> tuple[Any, Any]:
         model = PeftModel.from_pretrained(base, cfg.resume_adapter, is_trainable=True)
     else:
         targets: Any = cfg.lora_targets if cfg.lora_targets == "all-linear" else cfg.lora_targets.split(",")
+        extra: dict[str, Any] = {}
+        if cfg.lora_layers > 0:
+            n = int(base.config.num_hidden_layers)
+            extra["layers_to_transform"] = list(range(max(0, n - cfg.lora_layers), n))
+            if targets == "all-linear":  # peft needs module names to restrict layers
+                targets = LINEAR_MODULES
         lora = LoraConfig(
             r=cfg.lora_rank,
             lora_alpha=cfg.lora_alpha,
             lora_dropout=0.0,
             target_modules=targets,
             task_type="CAUSAL_LM",
+            **extra,
         )
         model = get_peft_model(base, lora)
     model.train()
@@ -100,8 +110,10 @@ def _save_adapter(model: Any, tokenizer: Any, dest: Path) -> Path:
     """Save the adapter whole or not at all (staged in a sibling, then renamed)."""
     from river_agent.fsutil import atomic_dir
 
+    names = list(getattr(model, "peft_config", {}) or {})
     with atomic_dir(dest) as tmp:
-        model.save_pretrained(tmp)
+        # only the policy's adapter: trl adds a frozen "ref" copy when it continues a pretrained adapter
+        model.save_pretrained(tmp, selected_adapters=["default"] if "default" in names else None)
     return dest
 
 
