@@ -44,7 +44,7 @@ class TrainConfig:
     lora_rank: int = _h("LoRA rank.", default=8)
     lora_alpha: int = _h("LoRA alpha.", default=16)
     lora_layers: int = _h(
-        "Adapt only the top N transformer layers (0: all). Fewer layers: a cheaper backward pass on CPU.", default=0
+        "Adapt only the top N transformer layers (0: all): a cheaper backward pass on CPU.", default=0
     )
     lora_targets: str = _h("LoRA target modules ('all-linear' or comma-separated names).", default="all-linear")
     resume_adapter: str | None = _h("Start from this adapter folder instead of a fresh LoRA.", default=None)

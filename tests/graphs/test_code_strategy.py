@@ -53,7 +53,9 @@ def test_failed_program_is_retried_once(twin_path):
 
 
 def test_no_ids_after_all_programs_edits_over_all_objects_with_a_deviation(twin_path):
-    policy = ScriptedPolicy(["print('hello')</execute>", "print(1/0)</execute>", '[{"op": "remove", "id": 3}]</edit>'])
+    policy = ScriptedPolicy(
+        ["print('hello')</execute>", "print(1/0)</execute>", '[{"op": "remove", "id": 3}]</edit>']
+    )
     trace = Rollout(policy, code(max_executes=2)).run(twin_path, "remove it")
     assert "no_target_ids" in trace.deviation_tags()
     assert trace.status == "ok" and trace.ops == [{"op": "remove", "id": 3}]

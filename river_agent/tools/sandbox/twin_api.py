@@ -31,6 +31,18 @@ Twin API (available in <execute> code; all data is read-only; t = frame index, i
     relations with t=None hold when true in most frames where both are visible; False if never together
   overtakes(a, b) -> True if a gets past b along a's direction of motion while both are visible
                     (b going the same way or standing still, not coming the other way)
+Benchmark definitions (motion is judged on frames where the object is fully visible and unoccluded):
+  is_a(id, name) -> name is its category or a concept of it: vehicle, ride, cargo, living, walker,
+                    animal, toy, round, plant, container   e.g. is_a(i, "vehicle") for cars and trucks
+  enters(id), leaves(id)   first seen after frame 0 / last seen before the final frame
+  reappears(id)            missing for some frames between its first and last sighting
+  is_moving(id), is_static(id), stops(id) (moves, then stays still), accelerates(id) (horizontal speed
+                    grows), bounces(id) (hops up and down), turns(id) (reverses horizontally) -> bool
+  norm_speed(id) -> mean speed in frame sizes per video length (x/width, y/height): ranks "fastest"
+  average(id, field) -> mean of a track field over its visible frames, e.g. average(i, "depth")
+  always_left_of(a, b), always_right_of(a, b)   in every frame both are fully visible (by >= 2% of width)
+  occludes(a, b)   a passes in front of b: their boxes overlap in some frame and a is nearer there
+  passes(a, b)     a overtakes b: both move the same way, a starts behind b, ends ahead, and is faster
 Records: r["x"] or r.x; dict(r) makes a plain copy. depth is in [0, 1], larger = farther.
 Allowed imports: math, statistics, itertools, collections, functools, operator, json, re.
 print() what you want to see; output is capped. No files, network, or names starting with "_".
@@ -127,6 +139,163 @@ class TwinIndex:
             return self.tracks[oid]
         except (KeyError, TypeError):
             raise KeyError(f"no object with id {oid!r}; ids: {list(self.ids)}") from None
+
+
+# Concepts of each category, as river_agent.bench.shapes.KINDS defines them (copied: the worker stays free of numpy
+# and OpenCV; tests/bench/test_bench_programs.py keeps the two equal).
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "car": ("vehicle", "ride"),
+    "truck": ("vehicle", "ride", "cargo"),
+    "person": ("living", "walker"),
+    "dog": ("living", "animal", "walker"),
+    "ball": ("toy", "round"),
+    "tree": ("plant", "living"),
+    "box": ("container", "cargo"),
+}
+
+# API name -> logic.py predicate it implements
+PREDICATE_HELPERS = {
+    "enters": "enters",
+    "leaves": "leaves",
+    "reappears": "reappears",
+    "is_moving": "moving",
+    "is_static": "static",
+    "stops": "stops",
+    "accelerates": "accelerates",
+    "bounces": "bounces",
+    "turns": "turns",
+}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _sign(v: float) -> int:
+    return (v > 0) - (v < 0)
+
+
+class BenchDefinitions:
+    """The RVE-Synth ground truth's definitions (``river_agent.bench.logic``) in plain Python over a TwinIndex.
+
+    Each threshold takes the lenient side of logic.py's margin (``slack=+1``): a query the benchmark accepts is
+    unambiguous, i.e. its strict and lenient readings agree, so these helpers reproduce its target exactly.
+    """
+
+    def __init__(self, ix: TwinIndex) -> None:
+        self.ix = ix
+        self.num_frames = max(1, ix.num_frames)
+        self.clean: dict[int, list[int]] = {oid: self._clean(oid) for oid in ix.ids}
+        self.vel: dict[int, list[tuple[float, float]]] = {oid: self._velocities(oid) for oid in ix.ids}
+
+    @staticmethod
+    def box(rec: Record) -> tuple[float, float, float, float]:
+        bbox = rec["bbox"]
+        return tuple(bbox) if bbox else (rec["x"], rec["y"], rec["x"] + 1, rec["y"] + 1)  # type: ignore[return-value]
+
+    def _clean(self, oid: int) -> list[int]:
+        """Frames where the object is nearly whole: >= 85% of its largest area and not cut by the frame edge."""
+        ix, tr = self.ix, self.ix.tracks[oid]
+        peak = max(r["size"] for r in tr.values())
+        out = []
+        for t in sorted(tr):
+            ok = tr[t]["size"] >= 0.85 * peak
+            if ix.width and ix.height:
+                x0, y0, x1, y1 = self.box(tr[t])
+                ok = ok and x0 > 0 and y0 > 0 and x1 < ix.width and y1 < ix.height
+            if ok:
+                out.append(t)
+        return out
+
+    def _velocities(self, oid: int) -> list[tuple[float, float]]:
+        """(vx, vy) between consecutive clean frames at most 3 apart, in frame sizes per video length."""
+        tr, n = self.ix.tracks[oid], self.num_frames
+        out = []
+        for t0, t1 in itertools.pairwise(self.clean[oid]):
+            dt = float(t1 - t0)
+            if dt <= 3:
+                vx = (tr[t1]["x"] - tr[t0]["x"]) / dt * n / (self.ix.width or 1)
+                vy = (tr[t1]["y"] - tr[t0]["y"]) / dt * n / (self.ix.height or 1)
+                out.append((vx, vy))
+        return out
+
+    def speed(self, oid: int) -> float:
+        v = self.vel[oid]
+        return _mean([math.hypot(vx, vy) for vx, vy in v]) if v else 0.0
+
+    def pred(self, oid: int, name: str) -> bool:
+        ts = sorted(self.ix.track_of(oid))
+        if name == "enters":
+            return ts[0] >= 1
+        if name == "leaves":
+            return ts[-1] <= self.num_frames - 2
+        if name == "reappears":
+            return any(b - a >= 2 for a, b in itertools.pairwise(ts))
+        v = self.vel[oid]
+        if len(v) < 3:
+            return name == "static" and not v and len(ts) <= 2
+        vx = [a for a, _ in v]
+        vy = [b for _, b in v]
+        sp = [math.hypot(a, b) for a, b in v]
+        n = len(sp)
+        k = max(1, n // 3)
+        if name == "static":
+            return max(sp) < 0.12
+        if name == "moving":
+            return _mean(sp) > 0.12
+        if name == "stops":
+            return _mean(sp[:k]) > 0.25 and _mean(sp[-max(1, n // 4) :]) < 0.09
+        if name == "accelerates":
+            first, last = _mean([abs(a) for a in vx[:k]]), _mean([abs(a) for a in vx[-k:]])
+            return last > 0.4 and last > 1.6 * max(first, 0.05)
+        if name == "bounces":
+            signs = [_sign(b) for b in vy if abs(b) > 0.3]
+            flips = sum(1 for a, b in itertools.pairwise(signs) if a != b)
+            return flips >= 2 and _mean([abs(b) for b in vy]) > 0.4
+        if name == "turns":
+            nz = [_sign(a) for a in vx if abs(a) > 0.17]
+            if len(nz) < 4:
+                return False
+            changes = [j + 1 for j in range(len(nz) - 1) if nz[j + 1] != nz[j]]
+            return len(changes) == 1 and min(changes[0], len(nz) - changes[0]) >= 2
+        raise ValueError(f"unknown predicate {name!r}")
+
+    def _common(self, a: int, b: int, clean: bool) -> list[int]:
+        if clean:
+            return sorted(set(self.clean[a]) & set(self.clean[b]))
+        return sorted(set(self.ix.track_of(a)) & set(self.ix.track_of(b)))
+
+    def left_of(self, a: int, b: int) -> bool:
+        ts = self._common(a, b, clean=True)
+        ta, tb = self.ix.tracks[a], self.ix.tracks[b]
+        m = (0.05 - 0.03) * self.ix.width
+        return len(ts) >= 2 and all(ta[t]["x"] - tb[t]["x"] < -m for t in ts)
+
+    def occludes(self, a: int, b: int) -> bool:
+        ta, tb = self.ix.track_of(a), self.ix.track_of(b)
+        da, db = [], []
+        for t in self._common(a, b, clean=False):
+            p, q = self.box(ta[t]), self.box(tb[t])
+            iw = max(min(p[2], q[2]) - max(p[0], q[0]), 0)
+            ih = max(min(p[3], q[3]) - max(p[1], q[1]), 0)
+            small = min((p[2] - p[0]) * (p[3] - p[1]), (q[2] - q[0]) * (q[3] - q[1]))
+            if iw * ih / max(1.0, small) > 0.2 - 0.12:
+                da.append(ta[t]["depth"])
+                db.append(tb[t]["depth"])
+        return bool(da) and _mean(da) - _mean(db) < -(0.04 - 0.03)
+
+    def passes(self, a: int, b: int) -> bool:
+        ts = self._common(a, b, clean=True)
+        if len(ts) < 3 or not (self.pred(a, "moving") and self.pred(b, "moving")):
+            return False
+        ta, tb = self.ix.tracks[a], self.ix.tracks[b]
+        sa = _sign(ta[ts[-1]]["x"] - ta[ts[0]]["x"])
+        if sa == 0 or sa != _sign(tb[ts[-1]]["x"] - tb[ts[0]]["x"]):
+            return False
+        m = (0.03 - 0.02) * self.ix.width
+        start = (ta[ts[0]]["x"] - tb[ts[0]]["x"]) * sa
+        end = (ta[ts[-1]]["x"] - tb[ts[-1]]["x"]) * sa
+        return start < -m and end > m and self.speed(a) > self.speed(b)
 
 
 def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,6 +404,35 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
                 out.append(oid)
         return out
 
+    bench = BenchDefinitions(ix)
+
+    def is_a(oid: int, name: str) -> bool:
+        category = obj(oid)["category"]
+        return name == category or name in CONCEPTS.get(category, ())
+
+    def _predicate(api_name: str, pred: str) -> Callable[[int], bool]:
+        def predicate(oid: int) -> bool:
+            return bench.pred(oid, pred)
+
+        predicate.__name__ = predicate.__qualname__ = api_name
+        return predicate
+
+    def norm_speed(oid: int) -> float:
+        ix.track_of(oid)
+        return bench.speed(oid)
+
+    def average(oid: int, field: str) -> float:
+        values = [r[field] for r in ix.track_of(oid).values()]
+        return _mean([float(v) for v in values])
+
+    def _pair(test: Callable[[int, int], bool], name: str) -> Callable[[int, int], bool]:
+        def relation(a: int, b: int) -> bool:
+            ix.track_of(a), ix.track_of(b)
+            return test(a, b)
+
+        relation.__name__ = relation.__qualname__ = name
+        return relation
+
     return {
         "num_frames": ix.num_frames,
         "width": ix.width,
@@ -259,4 +457,12 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
         "overlaps": _relation(_boxes_overlap),
         "overtakes": overtakes,
         "find": find,
+        "is_a": is_a,
+        **{name: _predicate(name, pred) for name, pred in PREDICATE_HELPERS.items()},
+        "norm_speed": norm_speed,
+        "average": average,
+        "always_left_of": _pair(bench.left_of, "always_left_of"),
+        "always_right_of": _pair(lambda a, b: bench.left_of(b, a), "always_right_of"),
+        "occludes": _pair(bench.occludes, "occludes"),
+        "passes": _pair(bench.passes, "passes"),
     }
