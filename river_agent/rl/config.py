@@ -72,6 +72,7 @@ class TrainConfig:
     # run
     save_steps: int = _h("Checkpoint every this many optimiser steps.", default=5)
     seed: int = _h("Training seed.", default=0)
+    device: str = _h("'cpu' or 'cuda' (the trainers run on this device).", default="cpu")
     threads: int = _h("torch threads (0: leave as is).", default=2)
     generator: str = _h(
         "Rollout generation: 'transformers' (the live policy in-process) or 'vllm'.", default="transformers"

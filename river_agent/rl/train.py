@@ -73,7 +73,7 @@ def load_policy(cfg: TrainConfig) -> tuple[Any, Any]:
 
     from river_agent.backends.transformers_backend import load_model
 
-    base, tokenizer = load_model(cfg.model)
+    base, tokenizer = load_model(cfg.model, device=cfg.device)
     base = copy.deepcopy(base)  # the cached model stays untouched for other users in this process
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -171,7 +171,7 @@ def run_sft(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) -> 
         logging_steps=1,
         save_steps=max(1, cfg.save_steps * 4),
         save_total_limit=2,
-        use_cpu=True,
+        use_cpu=cfg.device == "cpu",
         bf16=False,
         report_to=[],
         seed=cfg.seed,
@@ -264,7 +264,7 @@ def run_grpo(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) ->
         logging_steps=1,
         save_steps=cfg.save_steps,
         save_total_limit=2,
-        use_cpu=True,
+        use_cpu=cfg.device == "cpu",
         bf16=False,
         report_to=[],
         seed=cfg.seed,

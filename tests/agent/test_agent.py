@@ -92,7 +92,7 @@ def test_config_from_yaml_and_errors(tmp_path):
     p.write_text("backend: litellm\nbackend_options: {model: hosted_vllm/r1}\nmax_turns: 8\n")
     cfg = AgentConfig.from_file(p)
     assert cfg.max_turns == 8 and cfg.resolved_strategy() == "free"
-    assert AgentConfig().resolved_strategy() == "staged"
+    assert AgentConfig(adapter="none").resolved_strategy() == "staged"
     p.write_text("max_turnz: 3\n")
     with pytest.raises(RiverError, match="max_turnz"):
         AgentConfig.from_file(p)
@@ -108,3 +108,20 @@ def test_backend_down_is_a_clear_error(case, tmp_path):
     a = RiverAgent(AgentConfig(strategy="free", progress=False), policy=Down())
     res = a.edit(video, "remove the red car", tmp_path / "d.mp4", twin=twin)
     assert not res.ok and "LLM backend failed: ConnectionError: connection refused" in res.error
+
+
+def test_shipped_adapter_makes_the_code_strategy_the_embedded_default(tmp_path, monkeypatch):
+    import river_agent.adapters as adapters
+
+    shipped = tmp_path / "adapter"
+    shipped.mkdir()
+    (shipped / "adapter_config.json").write_text("{}")
+    monkeypatch.setattr(adapters, "embedded_adapter", lambda: shipped)
+    cfg = AgentConfig()
+    assert cfg.resolved_adapter() == str(shipped) and cfg.resolved_strategy() == "code"
+    assert AgentConfig(adapter="none").resolved_strategy() == "staged"
+    assert AgentConfig(adapter=str(tmp_path / "mine")).resolved_adapter() == str(tmp_path / "mine")
+    other = AgentConfig(backend="litellm", backend_options={"model": "hosted_vllm/r1"})
+    assert other.resolved_adapter() is None and other.resolved_strategy() == "free"
+    monkeypatch.setattr(adapters, "embedded_adapter", lambda: None)
+    assert AgentConfig().resolved_strategy() == "staged"
