@@ -9,7 +9,7 @@ EXTRAS ?= foundation,diffusion,rl,dev
 export HF_HUB_OFFLINE ?= 1
 export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 
-.PHONY: setup demo test lint bench clean vllm-env
+.PHONY: setup demo test lint bench clean vllm-env browser
 
 setup: $(VENV)/.installed
 
@@ -27,8 +27,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	bash scripts/demo.sh
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q
+
+# Debian's chromium for the browser tests (idempotent: nothing to do when /usr/bin/chromium exists).
+browser:
+	bash scripts/install_browser.sh
 
 lint: setup
 	$(VENV)/bin/ruff check river_agent tests scripts

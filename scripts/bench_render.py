@@ -5,7 +5,7 @@ expected video), speed (frames/s at 832x480) and memory against video length.
     python scripts/bench_render.py --suite SUITE_DIR     # any case-format suite (case.json, video.mp4, ...)
     python scripts/bench_render.py --memory              # peak RSS for 48 vs 240 frames (each in a subprocess)
 
-Metrics follow shared/spec/benchmark-case-format.md: the reference region is where the expected video differs
+Metrics follow docs/case-format.md: the reference region is where the expected video differs
 from the source (max channel difference > 24/255 after a 3x3 opening) united with the target mask; "in" is
 that region dilated by 7 px (output vs expected), "out" is everything else (output vs source). PSNR pools the
 squared error over all frames; SSIM is the mean of the SSIM map over the region.

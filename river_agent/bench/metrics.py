@@ -1,4 +1,4 @@
-"""Pixel metrics of the reasoning-video-editing case format (shared/spec/benchmark-case-format.md).
+"""Pixel metrics of the reasoning-video-editing case format (docs/case-format.md).
 
 - ``edited_region``: per-pixel max channel difference above 24/255, then a 3x3 opening.
 - localization J: IoU of the output's edited region and the reference region, averaged over frames where either

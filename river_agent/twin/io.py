@@ -1,4 +1,4 @@
-"""Read and write a twin folder: ``twin.json`` plus ``masks/`` (label maps), as in shared/spec/twin-format.md."""
+"""Read and write a twin folder: ``twin.json`` plus ``masks/`` (label maps), as in docs/twin-format.md."""
 
 from __future__ import annotations
 

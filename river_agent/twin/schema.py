@@ -1,4 +1,4 @@
-"""Pydantic models of the digital twin (format ``river-twin/1``, see shared/spec/twin-format.md).
+"""Pydantic models of the digital twin (format ``river-twin/1``, see docs/twin-format.md).
 
 A twin is one record per frame; each frame lists the instances visible in it. Extra keys anywhere are
 kept (``extra="allow"``) so tools that rewrite a twin preserve what they do not understand.

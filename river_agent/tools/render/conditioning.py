@@ -181,7 +181,7 @@ def _op_error(edit: dict, exc: ValidationError) -> EditError:
 
 
 def parse_case_edit(edit: dict) -> EditOp:
-    """Parse a case-format edit dict (shared/spec/benchmark-case-format.md) as an op on the target (id 1)."""
+    """Parse a case-format edit dict (docs/case-format.md) as an op on the target (id 1)."""
     if not isinstance(edit, dict) or "op" not in edit:
         raise EditError(f"edit must be a dict with an 'op' key, got {edit!r}")
     data = {k: v for k, v in edit.items() if k != "id"}
