@@ -58,6 +58,9 @@ class TrainConfig:
     lr: float = _h("GRPO learning rate.", default=5e-7)
     batch: int = _h("Completions per GRPO optimiser step.", default=8)
     group: int = _h("Completions per prompt (the GRPO group).", default=4)
+    micro_batch: int = _h(
+        "Completions per forward/backward pass (gradients accumulate up to batch): lower peak memory.", default=2
+    )
     beta: float = _h("KL coefficient to the reference (the base model: the adapter disabled).", default=0.04)
     temperature: float = _h("Sampling temperature of training rollouts.", default=1.0)
     alpha_format: float = _h("alpha: weight of R_token + R_exec + R_dt.", default=1.0)

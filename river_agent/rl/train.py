@@ -244,6 +244,9 @@ def run_grpo(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) ->
     out = Path(cfg.out)
     if cfg.batch % cfg.group:
         raise RiverError(f"batch ({cfg.batch}) must be a multiple of group ({cfg.group})")
+    micro = max(1, min(cfg.micro_batch, cfg.batch))
+    if cfg.batch % micro:
+        raise RiverError(f"batch ({cfg.batch}) must be a multiple of micro_batch ({micro})")
     funcs, weights = _reward_funcs(cfg)
     rollouts = GraphRollouts({it.id: it for it in items}, rollout_config(cfg), tokenizer, out / "traces.jsonl")
     policy_factory = None
@@ -256,7 +259,8 @@ def run_grpo(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) ->
         output_dir=str(out / "grpo"),
         max_steps=grpo_steps(cfg, len(items)),
         learning_rate=cfg.lr,
-        per_device_train_batch_size=cfg.batch,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=cfg.batch // micro,
         num_generations=cfg.group,
         beta=cfg.beta,
         temperature=cfg.temperature,
