@@ -1,7 +1,7 @@
 """LoRA adapters shipped with the package (trained by ``python -m river_agent.rl.train``).
 
-``smollm2-code/``: the embedded SmolLM2-135M-Instruct taught the ``code`` strategy (one twin-API program, then the
-edit); how it was trained and what it scores is in docs/training.md.
+``smollm2-code/``: an adapter of the embedded SmolLM2-135M-Instruct for the ``code`` strategy (one twin-API
+program, then the edit). None ships yet: docs/training.md says what the CPU run reached and how to place one.
 """
 
 from __future__ import annotations
