@@ -117,6 +117,20 @@ def _save_adapter(model: Any, tokenizer: Any, dest: Path) -> Path:
     return dest
 
 
+def _common_args(cfg: TrainConfig) -> dict[str, Any]:
+    """Trainer arguments both phases share: log every step, keep two checkpoints, our progress bar only."""
+    return dict(
+        logging_steps=1,
+        save_total_limit=2,
+        use_cpu=cfg.device == "cpu",
+        bf16=False,
+        report_to=[],
+        seed=cfg.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
 # ------------------------------------------------------------------------------------------------------ SFT
 def sft_dataset(cfg: TrainConfig, items: list[Item], tokenizer: Any) -> tuple[Any, dict[str, int]]:
     """Pre-tokenised SFT rows (input_ids, assistant_masks = 1 on policy tokens) from reference traces; only
@@ -168,16 +182,9 @@ def run_sft(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) -> 
         per_device_train_batch_size=cfg.sft_batch,
         lr_scheduler_type="cosine",
         warmup_steps=5,
-        logging_steps=1,
         save_steps=max(1, cfg.save_steps * 4),
-        save_total_limit=2,
-        use_cpu=cfg.device == "cpu",
-        bf16=False,
-        report_to=[],
-        seed=cfg.seed,
         max_length=None,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
+        **_common_args(cfg),
     )
     trainer = SFTTrainer(
         model=model,
@@ -265,17 +272,10 @@ def run_grpo(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) ->
         beta=cfg.beta,
         temperature=cfg.temperature,
         reward_weights=weights,
-        logging_steps=1,
         save_steps=cfg.save_steps,
-        save_total_limit=2,
-        use_cpu=cfg.device == "cpu",
-        bf16=False,
-        report_to=[],
-        seed=cfg.seed,
         remove_unused_columns=False,
-        disable_tqdm=True,
         max_completion_length=512,
-        dataloader_num_workers=0,
+        **_common_args(cfg),
     )
     trainer = GRPOTrainer(
         model=model,

@@ -6,7 +6,6 @@ import doctest
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
@@ -28,6 +27,7 @@ from river_agent.rl.rewards import (
     total_reward,
 )
 from river_agent.trace import Deviation, SandboxRecord, Segment, Trace
+from tests.graphs.test_rollout import FakeResult as _Run
 
 OPS = [{"op": "remove", "id": 3}]
 EDIT_JSON = json.dumps(OPS)
@@ -313,16 +313,6 @@ def test_docstring_examples() -> None:
 
 
 # ------------------------------------------------------------------------------------ traces of real rollouts
-@dataclass
-class _Run:
-    ok: bool
-    output: str = ""
-    error: str | None = None
-    error_type: str | None = None
-    duration_ms: float = 0.1
-    timed_out: bool = False
-    killed: bool = False
-    truncated: bool = False
 
 
 class _TableExecutor:
