@@ -79,3 +79,15 @@ def test_held_out_phrases(query, held):
 
 def test_held_out_kind():
     assert held_out_reason(_item("Remove it.", kind=HELD_OUT_KIND)) == f"kind:{HELD_OUT_KIND}"
+
+
+def test_committed_adapter_is_a_small_rank_8_lora():
+    import json
+
+    from river_agent.adapters import ADAPTER_DIR, embedded_adapter
+
+    folder = ADAPTER_DIR / "smollm2-code-sft"
+    cfg = json.loads((folder / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and cfg["r"] == 8
+    assert (folder / "adapter_model.safetensors").stat().st_size <= 20 * 1024 * 1024
+    assert embedded_adapter() is None  # opt-in: not the embedded default
