@@ -206,18 +206,8 @@ def _reward_funcs(cfg: TrainConfig) -> tuple[list[Any], list[float]]:
     rcfg = RewardConfig(
         alpha=cfg.alpha_format, beta=cfg.beta_perf, shaped=cfg.shaped, staged_format=cfg.staged_format
     )
-    funcs, weights = make_reward_funcs(rcfg, make_judge(cfg.judge))
-
-    def with_edit_dicts(fn: Any) -> Any:
-        def wrapped(prompts: list[Any], completions: list[Any], **kw: Any) -> list[float]:
-            if "edit" in kw:
-                kw["edit"] = [json.loads(e) if isinstance(e, str) else e for e in kw["edit"]]
-            return fn(prompts, completions, **kw)
-
-        wrapped.__name__ = fn.__name__
-        return wrapped
-
-    return [with_edit_dicts(f) for f in funcs], list(weights)
+    funcs, weights = make_reward_funcs(rcfg, make_judge(cfg.judge))  # they read the edit column's JSON themselves
+    return funcs, list(weights)
 
 
 def grpo_dataset(items: list[Item]) -> Any:
