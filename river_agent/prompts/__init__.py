@@ -28,9 +28,22 @@ class FewShot:
     edit: str
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping with the same key twice (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except (OSError, yaml.YAMLError) as exc:
         raise RiverError(f"{path}: cannot read prompt file: {exc}") from exc
 
@@ -39,7 +52,7 @@ def _read_yaml(path: Path) -> Any:
 def load_prompts(path: str | None = None) -> dict[str, Any]:
     """The rollout prompt set (``rollout.yaml`` here, or a user file with the same keys)."""
     data = _read_yaml(Path(path) if path else PROMPT_DIR / "rollout.yaml")
-    for key in ("free", "staged", "ops_doc"):
+    for key in ("free", "staged", "code", "ops_doc"):
         if key not in data:
             raise RiverError(f"prompt file {path or 'rollout.yaml'} lacks the key {key!r}")
     return data
