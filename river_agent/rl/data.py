@@ -13,6 +13,7 @@ evaluation reports them apart from the rest.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from river_agent.errors import RiverError
 from river_agent.twin.schema import Twin
+
+log = logging.getLogger(__name__)
 
 # Phrasing templates the trainer never sees (edit wordings, synonyms, clauses); eval reports them apart.
 HELD_OUT_PHRASES: tuple[str, ...] = (
@@ -119,14 +122,22 @@ def synth_items(
     start: int = 0,
     include_generative: bool = True,
 ) -> Iterator[Item]:
-    """RVE-Synth items made in memory (no video written): ``n`` cases of suite ``seed`` from index ``start``."""
+    """RVE-Synth items made in memory (no video written): ``n`` cases of suite ``seed`` from index ``start``.
+
+    A case the generator cannot make (no unambiguous query in its scene budget) is skipped with a log line, so
+    a long run never dies on one unlucky index.
+    """
     from river_agent.bench.generate import GenConfig, build_twin, plan_case
 
     cfg = GenConfig(n=start + n, seed=seed, width=width, height=height, frames=frames)
     if not include_generative:
         cfg.replace_every = 0
     for i in range(start, start + n):
-        spec = plan_case(i, cfg)
+        try:
+            spec = plan_case(i, cfg)
+        except RiverError as exc:
+            log.warning("skipping RVE-Synth item: %s", exc)
+            continue
         yield Item(
             id=spec.case_id,
             query=spec.query,

@@ -24,6 +24,22 @@ def test_synth_items_are_deterministic_and_answerable():
         assert all(op["op"] == item.edit["op"] for op in ops)
 
 
+def test_an_item_the_generator_cannot_make_is_skipped_not_fatal(monkeypatch, caplog):
+    import river_agent.bench.generate as generate
+
+    real = generate.plan_case
+
+    def plan(i, cfg):
+        if i == 1:
+            raise RiverError(f"case {i}: no unambiguous 2/temporal query found in 60 scenes")
+        return real(i, cfg)
+
+    monkeypatch.setattr(generate, "plan_case", plan)
+    items = list(synth_items(3, 3, width=160, height=96, frames=8))
+    assert [i.id for i in items] == ["synth-s3-0000", "synth-s3-0002"]
+    assert "no unambiguous" in caplog.text
+
+
 def test_case_items_read_the_shared_case_format():
     items = case_items(MINI)
     assert len(items) >= 3
