@@ -64,6 +64,13 @@ class AgentConfig:
         default=0, metadata={"help": "Token limit of the staged think (0: no think stage, fastest on CPU)."}
     )
     edit_tokens: int = field(default=64, metadata={"help": "Token limit of the staged edit JSON."})
+    code_samples: int = field(
+        default=1,
+        metadata={
+            "help": "Code strategy: programs sampled for the first <execute>; the ids most error-free programs "
+            "print win (self-consistency; needs temperature > 0)."
+        },
+    )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = field(default=None, metadata={"help": "Sampling seed."})
@@ -160,6 +167,7 @@ class AgentConfig:
             max_new_tokens=self.max_new_tokens,
             think_tokens=self.think_tokens,
             edit_tokens=self.edit_tokens,
+            code_samples=self.code_samples,
             temperature=self.temperature,
             top_p=self.top_p,
             seed=self.seed,

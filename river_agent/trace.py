@@ -52,6 +52,11 @@ class Segment(BaseModel):
     finish_reason: str | None = None
     constraint: str | None = Field(default=None, description="Name of the decoding constraint, if any.")
     duration_ms: float = 0.0
+    votes: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Code strategy with several sampled programs: per program, the ids it printed, whether it "
+        "ran without error (and the error type if not), and whether it is the one kept.",
+    )
 
     @property
     def num_tokens(self) -> int:

@@ -25,9 +25,10 @@ class ScriptedCompletion:
 
 @dataclass
 class ScriptedPolicy:
-    """Answers each ``generate`` call with the next scripted reply (a string or ``fn(prompt) -> str``)."""
+    """Answers each ``generate`` call with the next scripted reply (a string or ``fn(prompt) -> str``, or a list
+    of strings: that many completions of one call, as a backend asked for ``n`` of them returns)."""
 
-    replies: list[str | Callable[[Any], str]]
+    replies: list[str | Callable[[Any], str] | list[str]]
     keep_stop: bool = False
     calls: list[dict[str, Any]] = field(default_factory=list)
     fail_on_call: int | None = None  # raise RuntimeError on this call index (0-based), once
@@ -43,10 +44,15 @@ class ScriptedPolicy:
             self.calls.pop()  # a crashed call consumes no reply
             raise RuntimeError("scripted crash")
         if i >= len(self.replies):
-            reply: str = ""
+            r: Any = ""
         else:
             r = self.replies[i]
-            reply = r(prompt) if callable(r) else r
+            r = r(prompt) if callable(r) else r
+        text = "".join(m["content"] for m in prompt) if isinstance(prompt, list) else str(prompt)
+        replies = r if isinstance(r, list) else [r]
+        return [self._completion(reply, params, text) for reply in replies]
+
+    def _completion(self, reply: str, params: Any, prompt_text: str) -> ScriptedCompletion:
         stops = list(getattr(params, "stop", None) or [])
         hits = [(reply.find(s), s) for s in stops if s in reply]
         stop_seq = None
@@ -60,14 +66,11 @@ class ScriptedPolicy:
         if limit is not None and len(reply) > limit:
             reply, finish, stop_seq = reply[:limit], "length", None
             generated = reply
-        text = "".join(m["content"] for m in prompt) if isinstance(prompt, list) else str(prompt)
-        return [
-            ScriptedCompletion(
-                text=reply,
-                token_ids=self.tokenize(generated),
-                logprobs=[-0.5] * len(generated),
-                finish_reason=finish,
-                stop_sequence=stop_seq,
-                prompt_token_ids=self.tokenize(text),
-            )
-        ]
+        return ScriptedCompletion(
+            text=reply,
+            token_ids=self.tokenize(generated),
+            logprobs=[-0.5] * len(generated),
+            finish_reason=finish,
+            stop_sequence=stop_seq,
+            prompt_token_ids=self.tokenize(prompt_text),
+        )

@@ -18,6 +18,7 @@ import json
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,14 @@ class RolloutConfig:
     code_tokens: int = field(default=160, metadata={"help": "Token limit of one <execute> program (code)."})
     max_executes: int = field(
         default=2, metadata={"help": "Code: programs one rollout may run (a failed one may be retried)."}
+    )
+    code_samples: int = field(
+        default=1,
+        metadata={
+            "help": "Code: programs sampled at once for the first <execute> (needs temperature > 0). Each runs "
+            "in the sandbox; the ids most of the error-free programs printed win, and the first program that "
+            "printed them is the one the transcript keeps (self-consistency). 1: one program."
+        },
     )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
@@ -456,13 +465,25 @@ class Rollout:
     def _generate(
         self, thread: str, transcript: str, *, max_tokens: int, stop: Iterable[str], constraint: Any = None
     ) -> dict[str, Any]:
+        return self._generate_n(thread, transcript, 1, max_tokens=max_tokens, stop=stop, constraint=constraint)[0]
+
+    def _generate_n(
+        self,
+        thread: str,
+        transcript: str,
+        n: int,
+        *,
+        max_tokens: int,
+        stop: Iterable[str],
+        constraint: Any = None,
+    ) -> list[dict[str, Any]]:
         cfg = self.config
         params = make_params(
             max_tokens=max_tokens,
             temperature=cfg.temperature,
             top_p=cfg.top_p,
             stop=list(stop),
-            n=1,
+            n=n,
             seed=cfg.seed,
             logprobs=True,
         )
@@ -475,11 +496,15 @@ class Rollout:
             raise BackendFailure(f"the LLM backend failed: {type(exc).__name__}: {exc}") from exc
         if not outs:
             raise RiverError("the LLM backend returned no completion")
-        c = _completion(outs[0])
-        c["duration_ms"] = (time.perf_counter() - t0) * 1000
+        duration = (time.perf_counter() - t0) * 1000
+        completions = []
+        for out in outs[:n]:
+            c = _completion(out)
+            c["duration_ms"] = duration / len(outs[:n])
+            completions.append(c)
         if thread not in self._first_prompt:
-            self._first_prompt[thread] = {"prompt_token_ids": c["prompt_token_ids"]}
-        return c
+            self._first_prompt[thread] = {"prompt_token_ids": completions[0]["prompt_token_ids"]}
+        return completions
 
     def _template_opens_think(self, thread: str) -> bool:
         """R1-style chat templates end the prompt with '<think>': the completion starts inside it."""
@@ -589,15 +614,14 @@ class Rollout:
         opener = p["execute_open"] if not transcript else p["execute_again"]
         transcript += opener
         segs = [self._env(opener, "execute", turn)]
-        c = self._generate(thread, transcript, max_tokens=cfg.code_tokens, stop=["</execute>"])
-        text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
-        devs: list[dict[str, Any]] = []
-        if not text.endswith("</execute>"):
-            devs.append(_dev("unclosed_execute", "program not closed with </execute> within its limit", turn))
-            text += "</execute>"
-        code, code_devs = extract_code(text[: -len("</execute>")], turn)
-        devs += [d.model_dump() for d in code_devs]
-        segs.append(_policy_seg("execute", text, turn, c, None, code=code))
+        samples = cfg.code_samples if executed == 0 and cfg.temperature > 0 else 1
+        outs = self._generate_n(thread, transcript, samples, max_tokens=cfg.code_tokens, stop=["</execute>"])
+        programs = [self._program(c, turn) for c in outs]
+        chosen, votes = 0, None
+        if len(programs) > 1:
+            chosen, votes = self._vote([code for _, code, _ in programs], state["twin_key"], thread)
+        text, code, devs = programs[chosen]
+        segs.append(_policy_seg("execute", text, turn, outs[chosen], None, code=code, votes=votes))
         self._emit(thread, "segment", tag="execute", text=text, turn=turn)
         return Command(
             goto="execute",
@@ -609,6 +633,38 @@ class Rollout:
                 "code": code,
             },
         )
+
+    def _program(self, c: dict[str, Any], turn: int) -> tuple[str, str, list[dict[str, Any]]]:
+        """(text as the transcript keeps it, the code, deviations) of one <execute> completion."""
+        text, _ = normalise_completion(c["text"], c["finish_reason"], c["stop_sequence"], None, False, turn)
+        devs: list[dict[str, Any]] = []
+        if not text.endswith("</execute>"):
+            devs.append(_dev("unclosed_execute", "program not closed with </execute> within its limit", turn))
+            text += "</execute>"
+        code, code_devs = extract_code(text[: -len("</execute>")], turn)
+        return text, code, devs + [d.model_dump() for d in code_devs]
+
+    def _vote(self, codes: list[str], twin_key: str, thread: str) -> tuple[int, list[dict[str, Any]]]:
+        """Run every sampled program; the index of the first program printing the ids most error-free
+        programs agree on (0 when none printed ids), and one vote record per program for the trace."""
+        known = TWINS.get(twin_key).object_ids()
+        executor = self._executor(thread, twin_key)
+        votes: list[dict[str, Any]] = []
+        for code in codes:
+            res = executor.run(code) if code.strip() else None
+            ok = bool(getattr(res, "ok", False))
+            ids = ids_from_output(getattr(res, "output", "") or "", known) if ok else []
+            error = None if ok else (getattr(res, "error_type", None) or "EmptyCode")
+            votes.append({"ids": ids, "ok": ok, "error": error})
+        tally = Counter(tuple(v["ids"]) for v in votes if v["ids"])
+        chosen = 0
+        if tally:
+            best = max(tally.values())
+            winner = next(key for key, count in tally.items() if count == best)  # first-seen among ties
+            chosen = next(i for i, v in enumerate(votes) if tuple(v["ids"]) == winner)
+        for i, v in enumerate(votes):
+            v["chosen"] = i == chosen
+        return chosen, votes
 
     def _execute(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)

@@ -27,6 +27,7 @@ def rollout_row(item: Item, trace: Trace, judge: Any) -> dict[str, Any]:
 
     verdict = judge.judge(trace, CaseInfo(query=item.query, target_ids=item.target_ids, edit=item.edit))
     runs = [s.sandbox for s in trace.segments if s.sandbox is not None]
+    votes = [v for s in trace.segments for v in (s.votes or [])]
     picked = sorted({int(op["id"]) for op in trace.ops or [] if isinstance(op, dict) and "id" in op})
     ops = sorted({str(op.get("op")) for op in trace.ops or [] if isinstance(op, dict)})
     return {
@@ -39,6 +40,8 @@ def rollout_row(item: Item, trace: Trace, judge: Any) -> dict[str, Any]:
         "valid": bool(trace.valid),
         "executed": bool(runs),
         "code_ok": bool(runs) and all(r.ok for r in runs),
+        "samples": len(votes),
+        "samples_ok": sum(1 for v in votes if v["ok"]),
         "sandbox_ms": sum(r.duration_ms for r in runs),
         "reason_ms": trace.timings.get("total_ms", 0.0),
         "generate_ms": trace.timings.get("generate_ms", 0.0),
@@ -94,6 +97,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "right_op": round(sum(r["right_op"] for r in rs) / len(rs), 3),
             "valid": round(sum(r["valid"] for r in rs) / len(rs), 3),
             "code_ok": round(sum(r["code_ok"] for r in executed) / len(executed), 3) if executed else None,
+            "sample_ok": _ratio(sum(r.get("samples_ok", 0) for r in rs), sum(r.get("samples", 0) for r in rs)),
             "reason_s_median": round(statistics.median(r["reason_ms"] for r in rs) / 1000, 2),
             "sandbox_ms_median": round(statistics.median(r["sandbox_ms"] for r in rs), 1),
             "tokens_median": statistics.median(r["tokens"] for r in rs),
@@ -101,12 +105,17 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 3) if den else None
+
+
 def print_table(summary: dict[str, dict[str, Any]], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
-    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "reason_s_median", "tokens_median"]
+    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "sample_ok", "reason_s_median"]
+    cols.append("tokens_median")
     table.add_column("group")
     for c in cols:
         table.add_column(c, justify="right")
@@ -126,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--few-shot", action="store_true", help="Staged: show worked examples (the untrained setting).")
     p.add_argument("--op-stage", action="store_true", help="Staged: the op stage (the untrained setting).")
     p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument(
+        "--code-samples", type=int, default=1, help="Code: programs sampled and voted on (temperature > 0)."
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", help="Write rows, summary and traces here.")
     a = p.parse_args(argv)
@@ -149,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             few_shot_k=4,
             op_stage=a.op_stage,
             temperature=a.temperature,
+            code_samples=a.code_samples,
             view_budget=400,
         )
         out = Path(a.out) if a.out else None

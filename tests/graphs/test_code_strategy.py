@@ -93,3 +93,28 @@ def test_grpo_mask_covers_only_policy_tokens(twin_path):
 )
 def test_ids_from_output(output, expected):
     assert ids_from_output(output, [1, 2, 3, 5]) == expected
+
+
+def test_sampled_programs_vote_and_the_majority_answer_is_kept(twin_path):
+    programs = [
+        "print(find('car')[9])</execute>",  # IndexError: no vote
+        "print(find('truck'))</execute>",
+        "print([i for i in find() if obj(i).category == 'truck'])</execute>",
+        "print(find('tree'))</execute>",
+    ]
+    policy = ScriptedPolicy([programs, '[{"op": "remove", "id": 1}]</edit>'])
+    trace = Rollout(policy, code(code_samples=4, temperature=0.7)).run(twin_path, "remove the truck")
+    assert policy.calls[0]["params"].n == 4
+    assert trace.status == "ok" and trace.ops == [{"op": "remove", "id": 1}]
+    kept = trace.segments[1]
+    assert kept.code == "print(find('truck'))"  # the first program printing the majority ids
+    assert [v["ok"] for v in kept.votes] == [False, True, True, True]
+    assert [v["ids"] for v in kept.votes] == [[], [1], [1], [3]]
+    assert [v["chosen"] for v in kept.votes] == [False, True, False, False]
+    assert trace.segments[2].sandbox.ok and "[1]" in trace.segments[2].text
+
+
+def test_one_program_when_greedy_even_if_samples_are_asked_for(twin_path):
+    policy = ScriptedPolicy(["print(find('truck'))</execute>", '[{"op": "remove", "id": 1}]</edit>'])
+    trace = Rollout(policy, code(code_samples=4, temperature=0.0)).run(twin_path, "remove the truck")
+    assert policy.calls[0]["params"].n == 1 and trace.segments[1].votes is None
