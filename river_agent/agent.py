@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -246,11 +248,16 @@ class RiverAgent:
         self._executor_factory = executor_factory
         self._rollout: Rollout | None = None
         self._saver_cm: Any = None
+        self.startup: dict[str, float] = {}  # ms spent building the policy: imports, model, adapter (see _startup)
+        self.startup_info: dict[str, Any] = {}  # where the model came from (memory | cache | gguf | folder), cache
+        self._startup_unreported = False  # the next edit's trace gets the start-up timings
+        self._sandbox_ms = 0.0
 
     # ------------------------------------------------------------------------------------------- components
     @property
     def policy(self) -> Any:
         if self._policy is None:
+            t0 = time.perf_counter()
             try:
                 from river_agent.backends import get_backend
             except ImportError as exc:
@@ -259,16 +266,49 @@ class RiverAgent:
                 import torch
 
                 torch.set_num_threads(self.config.torch_threads)
+            t_backend = time.perf_counter()
             try:
-                self._policy = get_backend({"backend": self.config.backend, **self.config.backend_options})
+                policy = get_backend({"backend": self.config.backend, **self.config.backend_options})
+                t_adapter = time.perf_counter()
                 adapter = self.config.resolved_adapter()
                 if adapter is not None:
-                    self._policy.load_adapter(adapter, "policy")
+                    policy.load_adapter(adapter, "policy")
             except RiverError:
                 raise
             except Exception as exc:
                 raise RiverError(f"cannot start LLM backend {self.config.backend!r}: {exc}") from exc
+            t_end = time.perf_counter()
+            self._policy = policy
+            self._startup(getattr(policy, "load_stats", None) or {}, t0, t_backend, t_adapter, t_end, adapter)
         return self._policy
+
+    def _startup(
+        self, stats: dict[str, Any], t0: float, t_backend: float, t_adapter: float, t_end: float, adapter: Any
+    ) -> None:
+        """Record where building the policy went (ms): imports, tokenizer, weights, cache, adapter."""
+        ms = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
+        out = {"startup_ms": ms(t0, t_end), "startup_backend_ms": ms(t_backend, t_adapter)}
+        imports = ms(t0, t_backend) + float(stats.get("import_ms", 0.0))  # backends package (+ torch) + torch/hf
+        out["startup_import_ms"] = round(imports, 1)
+        for key in ("cache_check", "tokenizer", "weights", "cache_write", "to_device"):
+            if f"{key}_ms" in stats:
+                out[f"startup_{key}_ms"] = round(float(stats[f"{key}_ms"]), 1)
+        if adapter is not None:
+            out["startup_adapter_ms"] = ms(t_adapter, t_end)
+        self.startup = out
+        self.startup_info = {k: stats[k] for k in ("source", "cache", "cache_dir") if k in stats}
+        self._startup_unreported = True
+
+    def _take_startup(self, build_ms: float) -> dict[str, float]:
+        """Start-up timings for the trace of the edit that paid them (then only the sandbox start)."""
+        out: dict[str, float] = {}
+        if self._startup_unreported:
+            out.update(self.startup)
+            self._startup_unreported = False
+        out["startup_ms"] = round(build_ms, 1)
+        if self._sandbox_ms:
+            out["startup_sandbox_ms"] = round(self._sandbox_ms, 1)
+        return out
 
     def rollout(self) -> Rollout:
         if self._rollout is None:
@@ -284,7 +324,7 @@ class RiverAgent:
                     memory_mb=cfg.sandbox_memory_mb,
                     max_output_chars=max(cfg.results_max_chars * 2, 1000),
                 )
-                factory = default_executor_factory(limits)
+                factory = self._timed_factory(default_executor_factory(limits))
             checkpointer = None
             if cfg.checkpoint_db:
                 from river_agent.graphs.checkpoint import sqlite_checkpointer
@@ -298,6 +338,18 @@ class RiverAgent:
             }
             self._rollout = Rollout(policy, cfg.rollout_config(), factory, checkpointer, meta=meta)
         return self._rollout
+
+    def _timed_factory(self, factory: Any) -> Any:
+        """The sandbox factory, adding the time its worker takes to start to ``_sandbox_ms``."""
+
+        @contextlib.contextmanager
+        def timed(twin: Any) -> Iterator[Any]:
+            t0 = time.perf_counter()
+            with factory(twin) as executor:  # Sandbox starts its worker in __init__
+                self._sandbox_ms += (time.perf_counter() - t0) * 1000
+                yield executor
+
+        return timed
 
     def close(self) -> None:
         if self._saver_cm is not None:
@@ -344,7 +396,15 @@ class RiverAgent:
             return path
 
         def reason(twin_path: str, query: str, on_event: Any = None) -> Trace:
-            return self.rollout().run(twin_path, query, on_event=on_event)
+            t0 = time.perf_counter()
+            rollout = self.rollout()  # the first edit builds the policy here: imports, model, adapter
+            build_ms = (time.perf_counter() - t0) * 1000
+            self._sandbox_ms = 0.0
+            trace = rollout.run(twin_path, query, on_event=on_event)
+            if self._startup_unreported and self.startup_info:
+                trace.extra.setdefault("startup", self.startup_info)
+            trace.timings.update(self._take_startup(build_ms))
+            return trace
 
         return PipelineTools(
             perceive=perceive, reason=reason, edited_twin=edited_twin_of, render=render, save_trace=save_trace

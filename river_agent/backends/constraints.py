@@ -252,10 +252,10 @@ def river_turn_constraint(
 
 
 def _llguidance() -> Any:
+    # Not llguidance.torch: it runs torch.compile at import (torch._dynamo and inductor, 1-2 s of start-up), and
+    # the two helpers used here are re-implemented below. llguidance.hf (imports transformers) in ll_tokenizer.
     try:
         import llguidance
-        import llguidance.hf
-        import llguidance.torch
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise BackendUnavailableError(
             "constrained decoding needs the 'llguidance' package: pip install llguidance"
@@ -269,12 +269,14 @@ _LLTOK_LOCK = threading.Lock()
 
 def ll_tokenizer(hf_tokenizer: Any, n_vocab: int) -> Any:
     """llguidance tokenizer for a Hugging Face fast tokenizer (cached per tokenizer object and vocab size)."""
-    llg = _llguidance()
+    _llguidance()
+    import llguidance.hf
+
     key = (id(hf_tokenizer), n_vocab)
     with _LLTOK_LOCK:
         if key not in _LLTOK_CACHE:
             try:
-                _LLTOK_CACHE[key] = llg.hf.from_tokenizer(hf_tokenizer, n_vocab=n_vocab)
+                _LLTOK_CACHE[key] = llguidance.hf.from_tokenizer(hf_tokenizer, n_vocab=n_vocab)
             except Exception as e:
                 raise BackendError(
                     f"cannot build a grammar tokenizer from {type(hf_tokenizer).__name__}: {e}"
@@ -304,8 +306,8 @@ class GuidanceLogitsProcessor:
     """
 
     def __init__(self, constraint: Constraint, hf_tokenizer: Any, batch_size: int, prompt_len: int, vocab: int):
-        llg = _llguidance()
-        self._torch_llg = llg.torch
+        import torch
+
         lltok = ll_tokenizer(hf_tokenizer, vocab)
         first = compile_matcher(constraint, lltok)
         self.matchers = [first] + [first.deep_copy() for _ in range(batch_size - 1)]
@@ -313,9 +315,7 @@ class GuidanceLogitsProcessor:
         self.dead = [False] * batch_size
         self.errors: list[str | None] = [None] * batch_size
         self.dead_at: list[int | None] = [None] * batch_size
-        self.bitmask = llg.torch.allocate_token_bitmask(batch_size, vocab)
-        import torch
-
+        self.bitmask = torch.full((batch_size, (vocab + 31) // 32), -1, dtype=torch.int32)  # 32 tokens a word
         self._shifts = torch.arange(32, dtype=torch.int32)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
@@ -334,7 +334,8 @@ class GuidanceLogitsProcessor:
                     if m.is_error():
                         self.errors[i] = m.get_error()
                     continue
-            self._torch_llg.fill_next_token_bitmask(m, self.bitmask, i)
+            row = self.bitmask[i]  # contiguous CPU int32: llguidance writes the mask straight into it
+            m.unsafe_compute_mask_ptr(row.data_ptr(), row.numel() * row.element_size())
             live.append(i)
         if live:
             # unpack the 32-bit words of the bitmask (llguidance's own torch helper compiles a kernel: ~20 s)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import hashlib
 import importlib.util
+import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "smollm2-135m-instruct"
+CACHE_STAMP = "river-cache.json"  # written last inside the converted folder: which GGUF it came from, its files
+CACHE_FORMAT = 1
 
 _CACHE: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 _CACHE_LOCK = threading.Lock()
@@ -54,18 +59,27 @@ def embedded_gguf_path() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def load_embedded_tokenizer() -> Any:
-    """The embedded model's tokenizer alone (from the GGUF file, no network, no model weights)."""
+    """The embedded model's tokenizer alone (no network, no model weights): from the converted cache when it is
+    valid (0.2 s), else from the GGUF file (5 s); never builds the cache."""
     from transformers import AutoTokenizer
 
     path = embedded_gguf_path()
+    folder = default_export_dir()
+    if embedded_cache_problem(folder, path) is None:
+        try:
+            return AutoTokenizer.from_pretrained(str(folder))
+        except Exception as e:  # a damaged cache: the GGUF still works
+            log.warning("cannot read the tokenizer from %s (%s); using the GGUF file", folder, e)
     return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
 
 def default_export_dir() -> Path:
+    """Where the embedded model is kept converted: $RIVER_CACHE_DIR, else $XDG_CACHE_HOME/river-agent, else
+    ~/.cache/river-agent; then ``smollm2-135m-instruct``."""
     base = os.environ.get("RIVER_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "river-agent"
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "river-agent"
     )
-    return Path(base) / EMBEDDED_NAME
+    return Path(base).expanduser() / EMBEDDED_NAME
 
 
 def _torch_dtype(dtype: str) -> Any:
@@ -77,52 +91,217 @@ def _torch_dtype(dtype: str) -> Any:
         raise BackendError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16") from None
 
 
-def load_model(path: str | Path | None = None, device: str = "cpu", dtype: str = "float32") -> tuple[Any, Any]:
+# -- the converted-embedded-model cache ------------------------------------------------------------------------
+# Dequantising the 98 MB GGUF (and parsing its tokenizer) costs ~20 s on a 2-core CPU; loading the same weights
+# from a safetensors folder costs ~1 s. The folder is written once, atomically, with a stamp naming the source.
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def embedded_cache_problem(folder: Path, gguf: Path) -> str | None:
+    """None when ``folder`` holds a complete conversion of ``gguf``, else why not (missing, stale, corrupt).
+
+    Cheap: the GGUF's size and mtime against the stamp (its sha256 only when the mtime differs, e.g. after a
+    reinstall of the same file; the stamp then takes the new mtime), and the size of every file the stamp lists.
+    Damage the sizes cannot show is caught when loading fails.
+    """
+    from river_agent.fsutil import write_text_atomic
+
+    stamp_path = folder / CACHE_STAMP
+    if not stamp_path.is_file():
+        return "missing" if not folder.exists() else "no stamp (incomplete or made by an older version)"
+    try:
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+        source, files = stamp["source"], stamp["files"]
+        if stamp.get("format") != CACHE_FORMAT:
+            return f"stamp format {stamp.get('format')!r}, expected {CACHE_FORMAT}"
+        st = gguf.stat()
+        if source["size"] != st.st_size:
+            return "stale: the GGUF file changed size"
+        if source["mtime_ns"] != st.st_mtime_ns and source["sha256"] != _sha256(gguf):
+            return "stale: the GGUF file changed"
+        if "config.json" not in files or not any(str(n).endswith(".safetensors") for n in files):
+            return "corrupt: the stamp lists no config or weights"
+        for name, size in files.items():
+            have = (folder / name).stat().st_size
+            if have != size:
+                return f"corrupt: {name} has {have} bytes, expected {size}"
+        if source["mtime_ns"] != st.st_mtime_ns:  # same bytes, touched: remember the new mtime (best effort)
+            fresh = {**stamp, "source": {**source, "mtime_ns": st.st_mtime_ns}}
+            with contextlib.suppress(OSError):
+                write_text_atomic(stamp_path, json.dumps(fresh, indent=1))
+    except FileNotFoundError as e:
+        return f"corrupt: {Path(e.filename or '?').name} is missing"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"corrupt stamp: {type(e).__name__}: {e}"
+    return None
+
+
+def _write_embedded_cache(folder: Path, gguf: Path, model: Any, tokenizer: Any) -> None:
+    """Save (model, tokenizer) as a safetensors folder at ``folder``, atomically, stamp last."""
+    import transformers
+
+    from river_agent.fsutil import atomic_dir
+
+    st = gguf.stat()
+    source = {"file": gguf.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": _sha256(gguf)}
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
+        stamp = {
+            "format": CACHE_FORMAT,
+            "source": source,
+            "files": files,
+            "transformers": transformers.__version__,  # recorded, not checked: venvs may share the cache
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / CACHE_STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
+
+
+def _convert_gguf(gguf: Path, dtype: Any) -> tuple[Any, Any, dict[str, float]]:
+    """(model, tokenizer, timings) from a GGUF file: the tokenizer is parsed and the weights dequantised."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    t1 = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
+    t2 = time.perf_counter()
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    return model, tokenizer, {"tokenizer_ms": (t1 - t0) * 1000, "weights_ms": (t2 - t1) * 1000}
+
+
+def _load_folder(folder: Path, dtype: Any, strict: bool = False) -> tuple[Any, Any, dict[str, float]]:
+    """(model, tokenizer, timings) from a model folder; ``strict``: missing or mismatched weights are errors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    t1 = time.perf_counter()
+    model, info = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, output_loading_info=True)
+    t2 = time.perf_counter()
+    if strict and (info.get("missing_keys") or info.get("mismatched_keys")):
+        bad = sorted(info.get("missing_keys") or []) + [str(k) for k in info.get("mismatched_keys") or []]
+        raise ValueError(f"weights missing or of the wrong shape: {', '.join(bad[:5])}")
+    return model, tokenizer, {"tokenizer_ms": (t1 - t0) * 1000, "weights_ms": (t2 - t1) * 1000}
+
+
+def _load_embedded(dtype: str, stats: dict[str, Any]) -> tuple[Any, Any]:
+    """The embedded SmolLM2: from the converted cache when valid, else from the GGUF (then cached if possible)."""
+    gguf = embedded_gguf_path()
+    folder = default_export_dir()
+    t0 = time.perf_counter()
+    problem = embedded_cache_problem(folder, gguf)
+    stats["cache_check_ms"] = (time.perf_counter() - t0) * 1000
+    stats["cache_dir"] = str(folder)
+    if problem is None:
+        try:
+            model, tokenizer, t = _load_folder(folder, _torch_dtype(dtype), strict=True)
+            stats.update(t, source="cache")
+            return model, tokenizer
+        except Exception as e:  # damaged in a way the sizes do not show: convert again
+            problem = f"corrupt: {type(e).__name__}: {e}"
+            log.warning("the converted model in %s cannot be loaded (%s); rebuilding it", folder, e)
+    stats["cache"] = problem
+    # convert in float32 so the cache never holds lossy weights; cast afterwards if asked
+    model, tokenizer, t = _convert_gguf(gguf, _torch_dtype("float32"))
+    stats.update(t, source="gguf")
+    t0 = time.perf_counter()
+    try:
+        _write_embedded_cache(folder, gguf, model, tokenizer)
+        stats["cache"] = f"built ({problem})"
+        log.info("converted the embedded model once into %s (%s)", folder, problem)
+    except Exception as e:  # read-only home, full disk, ...: run from the GGUF, as before the cache
+        stats["cache"] = f"unwritable: {type(e).__name__}: {e}"
+        log.warning(
+            "cannot keep the converted embedded model in %s (%s: %s); loading the GGUF every time "
+            "(~20 s; set RIVER_CACHE_DIR to a writable folder)",
+            folder,
+            type(e).__name__,
+            e,
+        )
+    stats["cache_write_ms"] = (time.perf_counter() - t0) * 1000
+    if dtype != "float32":
+        model = model.to(_torch_dtype(dtype))
+    return model, tokenizer
+
+
+def load_model(
+    path: str | Path | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    stats: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
     """Load (model, tokenizer) from a folder or .gguf file (None: the embedded SmolLM2), cached per process.
 
     GGUF weights are dequantised and the quantisation flag is removed, so the model can be trained and saved.
+    The embedded model is converted once into ``default_export_dir()`` and read from there afterwards.
+    ``stats`` receives where the weights came from (``source``: memory | cache | gguf | folder) and timings in
+    ms (``import_ms``, ``tokenizer_ms``, ``weights_ms``, ``cache_write_ms``, ...).
     """
+    stats = stats if stats is not None else {}
     gguf = embedded_gguf_path() if path is None else Path(path).expanduser()
     key = (str(gguf.resolve()) if gguf.exists() else str(gguf), device, dtype)
+    if path is None:
+        key = ("<embedded>", device, dtype)
     with _CACHE_LOCK:
         if key in _CACHE:
+            stats["source"] = "memory"
             return _CACHE[key]
         if not gguf.exists():
             raise BackendError(f"model path {gguf} does not exist (give a model folder or a .gguf file)")
+        t0 = time.perf_counter()
         try:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            import torch  # noqa: F401
+            from transformers import AutoModelForCausalLM  # noqa: F401
         except ImportError as e:  # pragma: no cover
             raise BackendUnavailableError("the transformers backend needs 'transformers' and 'torch'") from e
-        kw: dict[str, Any] = {}
-        folder = gguf
-        if gguf.is_file():
-            if gguf.suffix != ".gguf":
-                raise BackendError(f"{gguf} is a file but not a .gguf model; give a model folder or a .gguf file")
-            folder, kw["gguf_file"] = gguf.parent, gguf.name
+        stats["import_ms"] = (time.perf_counter() - t0) * 1000
+        if gguf.is_file() and gguf.suffix != ".gguf":
+            raise BackendError(f"{gguf} is a file but not a .gguf model; give a model folder or a .gguf file")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), **kw)
-            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=_torch_dtype(dtype), **kw)
+            if path is None:
+                model, tokenizer = _load_embedded(dtype, stats)
+            elif gguf.is_file():
+                model, tokenizer, t = _convert_gguf(gguf, _torch_dtype(dtype))
+                stats.update(t, source="gguf")
+            else:
+                model, tokenizer, t = _load_folder(gguf, _torch_dtype(dtype))
+                stats.update(t, source="folder")
         except (OSError, ValueError) as e:
             raise BackendError(f"cannot load a causal LM from {gguf}: {e}") from e
-        quantizer = getattr(model, "hf_quantizer", None)
-        if quantizer is not None and "gguf_file" in kw:
-            quantizer.remove_quantization_config(model)
+        t0 = time.perf_counter()
         model.to(device).eval()
+        stats["to_device_ms"] = (time.perf_counter() - t0) * 1000
         _CACHE[key] = (model, tokenizer)
         return model, tokenizer
 
 
 def export_embedded_model(out_dir: str | Path | None = None, force: bool = False) -> Path:
-    """Save the embedded SmolLM2 GGUF once as a normal safetensors model folder (e.g. for vLLM); returns it."""
-    from river_agent.fsutil import atomic_dir
+    """The embedded SmolLM2 as a normal safetensors model folder (e.g. for vLLM), converted once; returns it.
 
+    Without ``out_dir`` this is the cache that ``load_model(None)`` reads (``default_export_dir()``).
+    """
     out = Path(out_dir).expanduser() if out_dir is not None else default_export_dir()
-    if not force and (out / "config.json").is_file() and any(out.glob("*.safetensors")):
+    gguf = embedded_gguf_path()
+    if not force and embedded_cache_problem(out, gguf) is None:
         return out
-    model, tokenizer = load_model(None)
-    with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+    model, tokenizer = load_model(None)  # converts into the default cache on the way when it can
+    if not force and embedded_cache_problem(out, gguf) is None:
+        return out
+    try:
+        _write_embedded_cache(out, gguf, model, tokenizer)
+    except Exception as e:
+        raise BackendError(f"cannot write the converted embedded model to {out}: {e}") from e
     return out
 
 
@@ -173,8 +352,9 @@ class TransformersBackend(LLMBackend):
     ):
         if (model is None) != (tokenizer is None):
             raise BackendError("give both model and tokenizer, or neither")
+        self.load_stats: dict[str, Any] = {}  # where the weights came from and how long it took (load_model)
         if model is None:
-            model, tokenizer = load_model(model_path, device=device, dtype=dtype)
+            model, tokenizer = load_model(model_path, device=device, dtype=dtype, stats=self.load_stats)
             self._shared = True  # cached: never mutate it in place (adapters copy it first)
         else:
             self._shared = False

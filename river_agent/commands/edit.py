@@ -12,6 +12,20 @@ console = Console(stderr=True)
 TAG_STYLE = {"think": "cyan", "execute": "yellow", "results": "green", "target": "magenta", "edit": "bold magenta"}
 
 
+def startup_line(timings: dict[str, float], info: dict[str, object]) -> str:
+    """Where the policy's start-up went, e.g. ``start-up 3.1 s: imports 2.4, model 0.6 (cache)``."""
+    s = lambda key: timings.get(key, 0.0) / 1000  # noqa: E731
+    model = sum(s(f"startup_{k}_ms") for k in ("cache_check", "tokenizer", "weights", "to_device"))
+    parts = [f"imports {s('startup_import_ms'):.1f}"]
+    if model:
+        parts.append(f"model {model:.1f} ({info.get('source', '?')})")
+    if "startup_cache_write_ms" in timings:
+        parts.append(f"cache write {s('startup_cache_write_ms'):.1f}")
+    if "startup_adapter_ms" in timings:
+        parts.append(f"adapter {s('startup_adapter_ms'):.1f}")
+    return f"start-up {s('startup_ms'):.1f} s: " + ", ".join(parts)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("edit")
     def edit_cmd(
@@ -60,6 +74,9 @@ def register(app: typer.Typer) -> None:
                 elif isinstance(ev, StageFinished):
                     mark = "[green]ok[/]" if ev.ok else "[red]failed[/]"
                     console.print(f"{ev.stage:<9} {mark} {ev.seconds:6.1f} s")
+                    if ev.stage == "reason" and agent.startup:
+                        line = startup_line(agent.startup, agent.startup_info)
+                        console.print(f"          {line}", highlight=False)
                 elif isinstance(ev, RolloutSegment) and show:
                     style = TAG_STYLE.get(ev.tag, "white")
                     console.print(f"  [{style}]<{ev.tag}>[/] {ev.text.strip()[:300]}", highlight=False)
