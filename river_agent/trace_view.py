@@ -99,7 +99,22 @@ def render_console(t: Trace, console: Any, with_prompt: bool = False) -> None:
         console.print(Text(s.text, style=style))
         if s.sandbox is not None and not s.sandbox.ok:
             console.print(Text(f"sandbox: {s.sandbox.error_type}: {s.sandbox.error}", style="red"))
+        if s.votes:
+            console.print(Text(votes_summary(s.votes), style="dim"))
     console.print()
+
+
+def votes_summary(votes: list[dict]) -> str:
+    """One line on the programs a code rollout sampled: what each answer got, which was kept."""
+    tally: dict[str, int] = {}
+    kept = ""
+    for v in votes:
+        key = str(v.get("ids")) if v.get("ids") else ("no ids" if v.get("ok") else str(v.get("error") or "error"))
+        tally[key] = tally.get(key, 0) + 1
+        if v.get("chosen"):
+            kept = key
+    parts = [f"{k} x{n}" + (" (kept)" if k == kept else "") for k, n in tally.items()]
+    return f"{len(votes)} programs sampled: " + ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------- segments
@@ -424,6 +439,8 @@ def segment_html(s: Segment) -> str:
             + (f" · {e(', '.join(flags))}" if flags else "")
             + "</div>"
         )
+    if s.votes:
+        extra += f"<div class='sandbox votes'>{e(votes_summary(s.votes))}</div>"
     return (
         f"<div class='seg tag-{tag} src-{e(s.source)}' data-tag='{e(s.tag)}' data-source='{e(s.source)}'>"
         f"<div class='head'>{e(head)}</div>{''.join(body)}{extra}</div>"

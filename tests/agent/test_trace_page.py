@@ -78,6 +78,21 @@ def test_split_segment_labels_text_by_tag():
     assert [(p.tag, p.marker) for p in cont] == [("edit", False), ("edit", True)]
 
 
+def test_sampled_programs_votes_are_summarised_on_the_page():
+    from river_agent.trace_view import segment_html, votes_summary
+
+    votes = [
+        {"ids": [], "ok": False, "error": "NameError", "chosen": False},
+        {"ids": [2], "ok": True, "error": None, "chosen": True},
+        {"ids": [2], "ok": True, "error": None, "chosen": False},
+        {"ids": [], "ok": True, "error": None, "chosen": False},
+    ]
+    line = votes_summary(votes)
+    assert line == "4 programs sampled: NameError x1, [2] x2 (kept), no ids x1"
+    page = segment_html(Segment(tag="execute", text="print([2])</execute>", votes=votes))
+    assert "[2] x2 (kept)" in page
+
+
 def test_thumbnails_crop_the_object_from_the_video(traces):
     _, (code, free, staged) = traces
     assert affected_ids(code) == ([2], "edited")
