@@ -1,4 +1,4 @@
-"""Speed benchmark of the RVE-Synth generator: `python scripts/bench_generate.py [--cases 3]`."""
+"""RVE-Synth generator speed: `python scripts/bench_generate.py [--cases 3] [--backgrounds real]`."""
 
 from __future__ import annotations
 
@@ -12,5 +12,8 @@ if __name__ == "__main__":
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--width", type=int, default=832)
     ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--backgrounds", default="flat", choices=["flat", "real"])
     a = ap.parse_args()
-    print_speed(run_speed(frames=a.frames, width=a.width, height=a.height, cases=a.cases))
+    print_speed(
+        run_speed(frames=a.frames, width=a.width, height=a.height, cases=a.cases, backgrounds=a.backgrounds)
+    )

