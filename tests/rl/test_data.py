@@ -102,8 +102,8 @@ def test_committed_adapter_is_a_small_rank_8_lora():
 
     from river_agent.adapters import ADAPTER_DIR, embedded_adapter
 
-    folder = ADAPTER_DIR / "smollm2-code-sft"
+    folder = ADAPTER_DIR / "smollm2-code"
     cfg = json.loads((folder / "adapter_config.json").read_text())
     assert cfg["peft_type"] == "LORA" and cfg["r"] == 8
     assert (folder / "adapter_model.safetensors").stat().st_size <= 20 * 1024 * 1024
-    assert embedded_adapter() is None  # opt-in: not the embedded default
+    assert embedded_adapter() == folder  # the embedded default
