@@ -67,11 +67,14 @@ class AgentConfig:
     )
     edit_tokens: int = field(default=64, metadata={"help": "Token limit of the staged edit JSON."})
     code_samples: int = field(
-        default=1,
+        default=6,
         metadata={
             "help": "Code strategy: programs sampled for the first <execute>; the ids most error-free programs "
-            "print win (self-consistency; needs temperature > 0)."
+            "print win (self-consistency). 1: one program at `temperature`."
         },
+    )
+    code_sample_temperature: float = field(
+        default=0.7, metadata={"help": "Code strategy: sampling temperature of those programs."}
     )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
@@ -170,6 +173,7 @@ class AgentConfig:
             think_tokens=self.think_tokens,
             edit_tokens=self.edit_tokens,
             code_samples=self.code_samples,
+            code_sample_temperature=self.code_sample_temperature,
             temperature=self.temperature,
             top_p=self.top_p,
             seed=self.seed,

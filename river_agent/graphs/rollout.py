@@ -85,10 +85,13 @@ class RolloutConfig:
     code_samples: int = field(
         default=1,
         metadata={
-            "help": "Code: programs sampled at once for the first <execute> (needs temperature > 0). Each runs "
-            "in the sandbox; the ids most of the error-free programs printed win, and the first program that "
-            "printed them is the one the transcript keeps (self-consistency). 1: one program."
+            "help": "Code: programs sampled at once for the first <execute>, at code_sample_temperature. Each "
+            "runs in the sandbox; the ids most of the error-free programs printed win, and the first program "
+            "that printed them is the one the transcript keeps (self-consistency). 1: one program."
         },
+    )
+    code_sample_temperature: float = field(
+        default=0.7, metadata={"help": "Code: sampling temperature of the programs when code_samples > 1."}
     )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
@@ -476,11 +479,12 @@ class Rollout:
         max_tokens: int,
         stop: Iterable[str],
         constraint: Any = None,
+        temperature: float | None = None,
     ) -> list[dict[str, Any]]:
         cfg = self.config
         params = make_params(
             max_tokens=max_tokens,
-            temperature=cfg.temperature,
+            temperature=cfg.temperature if temperature is None else temperature,
             top_p=cfg.top_p,
             stop=list(stop),
             n=n,
@@ -614,8 +618,15 @@ class Rollout:
         opener = p["execute_open"] if not transcript else p["execute_again"]
         transcript += opener
         segs = [self._env(opener, "execute", turn)]
-        samples = cfg.code_samples if executed == 0 and cfg.temperature > 0 else 1
-        outs = self._generate_n(thread, transcript, samples, max_tokens=cfg.code_tokens, stop=["</execute>"])
+        samples = cfg.code_samples if executed == 0 else 1
+        outs = self._generate_n(
+            thread,
+            transcript,
+            samples,
+            max_tokens=cfg.code_tokens,
+            stop=["</execute>"],
+            temperature=cfg.code_sample_temperature if samples > 1 else None,
+        )
         programs = [self._program(c, turn) for c in outs]
         chosen, votes = 0, None
         if len(programs) > 1:

@@ -103,8 +103,9 @@ def test_sampled_programs_vote_and_the_majority_answer_is_kept(twin_path):
         "print(find('tree'))</execute>",
     ]
     policy = ScriptedPolicy([programs, '[{"op": "remove", "id": 1}]</edit>'])
-    trace = Rollout(policy, code(code_samples=4, temperature=0.7)).run(twin_path, "remove the truck")
-    assert policy.calls[0]["params"].n == 4
+    trace = Rollout(policy, code(code_samples=4, temperature=0.0)).run(twin_path, "remove the truck")
+    assert policy.calls[0]["params"].n == 4 and policy.calls[0]["params"].temperature == 0.7
+    assert policy.calls[1]["params"].temperature == 0.0  # the edit keeps the rollout's temperature
     assert trace.status == "ok" and trace.ops == [{"op": "remove", "id": 1}]
     kept = trace.segments[1]
     assert kept.code == "print(find('truck'))"  # the first program printing the majority ids
@@ -114,7 +115,15 @@ def test_sampled_programs_vote_and_the_majority_answer_is_kept(twin_path):
     assert trace.segments[2].sandbox.ok and "[1]" in trace.segments[2].text
 
 
-def test_one_program_when_greedy_even_if_samples_are_asked_for(twin_path):
-    policy = ScriptedPolicy(["print(find('truck'))</execute>", '[{"op": "remove", "id": 1}]</edit>'])
-    trace = Rollout(policy, code(code_samples=4, temperature=0.0)).run(twin_path, "remove the truck")
-    assert policy.calls[0]["params"].n == 1 and trace.segments[1].votes is None
+def test_a_retry_after_voting_is_one_program(twin_path):
+    policy = ScriptedPolicy(
+        [
+            ["print(1/0)</execute>", "print(x)</execute>"],
+            "print(find('truck'))</execute>",
+            '[{"op": "remove", "id": 1}]</edit>',
+        ]
+    )
+    trace = Rollout(policy, code(code_samples=2)).run(twin_path, "remove the truck")
+    assert [c["params"].n for c in policy.calls[:2]] == [2, 1]
+    assert trace.segments[1].votes is not None and trace.segments[4].votes is None
+    assert trace.ops == [{"op": "remove", "id": 1}]
