@@ -125,3 +125,25 @@ def test_shipped_adapter_makes_the_code_strategy_the_embedded_default(tmp_path, 
     assert other.resolved_adapter() is None and other.resolved_strategy() == "free"
     monkeypatch.setattr(adapters, "embedded_adapter", lambda: None)
     assert AgentConfig().resolved_strategy() == "staged"
+
+
+@pytest.mark.slow
+def test_embedded_default_reasons_through_sampled_programs(tmp_path):
+    """The shipped adapter on the bundled demo case: programs, their results, then the edit built from them."""
+    from pathlib import Path
+
+    demo = Path(__file__).parents[1] / "fixtures" / "rve-synth-mini" / "synth-s0-0003"
+    cfg = AgentConfig(progress=False, torch_threads=1, seed=0)
+    assert cfg.resolved_strategy() == "code" and cfg.resolved_adapter().endswith("smollm2-code")
+    res = RiverAgent(cfg).edit(
+        demo / "video.mp4", "Shrink the brown vehicle.", tmp_path / "e.mp4", twin=demo / "twin.json"
+    )
+    assert res.ok, res.error
+    trace = res.trace
+    assert trace.strategy == "code" and (trace.adapter or "").endswith("smollm2-code")
+    program = next(s for s in trace.segments if s.source == "policy" and s.tag == "execute")
+    assert program.code and len(program.votes) == 6 and sum(v["chosen"] for v in program.votes) == 1
+    results = next(s for s in trace.segments if s.tag == "results")
+    assert results.sandbox is not None
+    edit = [s for s in trace.segments if s.source == "policy" and s.tag == "edit"]
+    assert edit and res.ops and res.ops[0]["op"] == "resize"
