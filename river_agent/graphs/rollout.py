@@ -659,14 +659,11 @@ class Rollout:
         """Run every sampled program; the index of the first program printing the ids most error-free
         programs agree on (0 when none printed ids), and one vote record per program for the trace."""
         known = TWINS.get(twin_key).object_ids()
-        executor = self._executor(thread, twin_key)
         votes: list[dict[str, Any]] = []
         for code in codes:
-            res = executor.run(code) if code.strip() else None
-            ok = bool(getattr(res, "ok", False))
-            ids = ids_from_output(getattr(res, "output", "") or "", known) if ok else []
-            error = None if ok else (getattr(res, "error_type", None) or "EmptyCode")
-            votes.append({"ids": ids, "ok": ok, "error": error})
+            rec = self._run_program(thread, twin_key, code)
+            ids = ids_from_output(rec.output, known) if rec.ok else []
+            votes.append({"ids": ids, "ok": rec.ok, "error": None if rec.ok else (rec.error_type or "error")})
         tally = Counter(tuple(v["ids"]) for v in votes if v["ids"])
         chosen = 0
         if tally:
@@ -679,23 +676,25 @@ class Rollout:
 
     def _execute(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)
-        code = state.get("code") or ""
-        t0 = time.perf_counter()
-        if not code.strip():
-            rec = SandboxRecord(ok=False, error="empty <execute> block", error_type="EmptyCode")
-        else:
-            res = self._executor(thread, state["twin_key"]).run(code)
-            rec = SandboxRecord(
-                ok=bool(getattr(res, "ok", False)),
-                output=getattr(res, "output", "") or "",
-                error=getattr(res, "error", None),
-                error_type=getattr(res, "error_type", None),
-                duration_ms=float(getattr(res, "duration_ms", (time.perf_counter() - t0) * 1000)),
-                timed_out=bool(getattr(res, "timed_out", False)),
-                killed=bool(getattr(res, "killed", False)),
-                truncated=bool(getattr(res, "truncated", False)),
-            )
+        rec = self._run_program(thread, state["twin_key"], state.get("code") or "")
         return Command(goto="results", update={"code": None, "sandbox": rec.model_dump()})
+
+    def _run_program(self, thread: str, twin_key: str, code: str) -> SandboxRecord:
+        """Run one program in the thread's sandbox (an empty one is an error without running)."""
+        if not code.strip():
+            return SandboxRecord(ok=False, error="empty <execute> block", error_type="EmptyCode")
+        t0 = time.perf_counter()
+        res = self._executor(thread, twin_key).run(code)
+        return SandboxRecord(
+            ok=bool(getattr(res, "ok", False)),
+            output=getattr(res, "output", "") or "",
+            error=getattr(res, "error", None),
+            error_type=getattr(res, "error_type", None),
+            duration_ms=float(getattr(res, "duration_ms", (time.perf_counter() - t0) * 1000)),
+            timed_out=bool(getattr(res, "timed_out", False)),
+            killed=bool(getattr(res, "killed", False)),
+            truncated=bool(getattr(res, "truncated", False)),
+        )
 
     def _results(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)

@@ -114,8 +114,8 @@ def print_table(summary: dict[str, dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "sample_ok", "reason_s_median"]
-    cols.append("tokens_median")
+    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "sample_ok"]
+    cols += ["reason_s_median", "tokens_median"]
     table.add_column("group")
     for c in cols:
         table.add_column(c, justify="right")
@@ -135,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--few-shot", action="store_true", help="Staged: show worked examples (the untrained setting).")
     p.add_argument("--op-stage", action="store_true", help="Staged: the op stage (the untrained setting).")
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument(
-        "--code-samples", type=int, default=1, help="Code: programs sampled and voted on (temperature > 0)."
-    )
+    p.add_argument("--code-samples", type=int, default=1, help="Code: programs sampled (at T 0.7) and voted on.")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", help="Write rows, summary and traces here.")
     a = p.parse_args(argv)
