@@ -55,7 +55,7 @@ class Segment(BaseModel):
     votes: list[dict[str, Any]] | None = Field(
         default=None,
         description="Code strategy with several sampled programs: per program, the ids it printed, whether it "
-        "ran without error (and the error type if not), and whether it is the one kept.",
+        "ran without error (and the error type if not), whether it is the one kept, and its code.",
     )
 
     @property

@@ -382,6 +382,7 @@ table.ops td,table.ops th,table.overview td,table.overview th{border:1px solid #
 .head{font-size:80%;color:#555;font-family:system-ui,sans-serif;margin-bottom:3px}
 .sandbox{font-size:80%;font-family:system-ui,sans-serif;margin-top:3px}
 .sandbox.err{color:#b00}
+.vote .head{font-size:80%;font-family:system-ui,sans-serif;color:#555;margin-top:4px}
 .ok{color:#080}.bad{color:#b00} details{margin:1em 0} .trace{border-top:2px solid #ccc;padding-top:1em}
 .legend span{display:inline-block;padding:1px 8px;margin-right:6px;border-radius:4px;border-left:6px solid}
 .thumbs{display:flex;flex-wrap:wrap;gap:10px}
@@ -440,11 +441,28 @@ def segment_html(s: Segment) -> str:
             + "</div>"
         )
     if s.votes:
-        extra += f"<div class='sandbox votes'>{e(votes_summary(s.votes))}</div>"
+        extra += f"<div class='sandbox votes'>{e(votes_summary(s.votes))}</div>" + _votes_html(s.votes)
     return (
         f"<div class='seg tag-{tag} src-{e(s.source)}' data-tag='{e(s.tag)}' data-source='{e(s.source)}'>"
         f"<div class='head'>{e(head)}</div>{''.join(body)}{extra}</div>"
     )
+
+
+def _votes_html(votes: list[dict]) -> str:
+    """Every sampled program with what it printed, folded away (traces written before codes were kept: none)."""
+    e = html.escape
+    rows = []
+    for i, v in enumerate(votes):
+        if not v.get("code"):
+            continue
+        got = str(v["ids"]) if v.get("ids") else ("no ids" if v.get("ok") else str(v.get("error") or "error"))
+        rows.append(
+            f"<div class='vote'><div class='head'>program {i + 1}: {e(got)}{' (kept)' if v.get('chosen') else ''}"
+            f"</div>{highlight(str(v['code']), 'python')}</div>"
+        )
+    if not rows:
+        return ""
+    return f"<details class='votes'><summary>the {len(rows)} sampled programs</summary>{''.join(rows)}</details>"
 
 
 def _ops_html(t: Trace) -> str:

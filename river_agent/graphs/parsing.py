@@ -224,7 +224,40 @@ def parse_edit(text: str, turn: int = 0) -> EditParse:
         return EditParse(error="edit is an empty list of ops", deviations=devs)
     if not all(isinstance(v, dict) for v in value):
         return EditParse(error="every edit op must be a JSON object", deviations=devs)
-    return EditParse(ops=value, deviations=devs)
+    return EditParse(ops=[_reconcile_colour(op, devs, turn) for op in value], deviations=devs)
+
+
+_SHADE_TOLERANCE = 120  # RGB distance within which a given rgb counts as a shade of the named colour
+
+
+def _reconcile_colour(op: dict[str, Any], devs: list[Deviation], turn: int) -> dict[str, Any]:
+    """A recolour whose ``rgb`` is far from the colour it names, and nearer another, keeps the name.
+
+    Small policies write the colour's name from the request and guess its RGB ("green", [235, 120, 175]); the
+    renderer would paint the guess. The name is what the request said, so the RGB is dropped (the renderer then
+    uses the name's palette value) and the disagreement is recorded as a deviation.
+    """
+    from river_agent.tools.render.palette import PALETTE, RenderError, color_rgb
+
+    rgb = op.get("rgb")
+    if op.get("op") != "recolor" or not isinstance(op.get("color"), str) or not isinstance(rgb, list | tuple):
+        return op
+    try:
+        named = color_rgb(op["color"])
+        given = tuple(int(c) for c in rgb[:3])
+    except (RenderError, TypeError, ValueError):
+        return op  # unknown name or odd rgb: the ops validation reports it
+    if len(given) != 3 or op["color"].strip().startswith("#"):
+        return op
+
+    def dist2(p: tuple[int, ...]) -> int:
+        return sum((a - b) ** 2 for a, b in zip(p, given, strict=True))
+
+    # shades of the name (a dark red for "red") stay: only an RGB of another colour altogether is overruled
+    if dist2(named) <= _SHADE_TOLERANCE**2 or min(PALETTE.values(), key=dist2) == named:
+        return op
+    devs.append(_dev("rgb_mismatch", f"rgb {list(given)} is not {op['color']!r}: the name wins", turn))
+    return {k: v for k, v in op.items() if k != "rgb"}
 
 
 # ---------------------------------------------------------------------------------------- whole transcript

@@ -663,7 +663,9 @@ class Rollout:
         for code in codes:
             rec = self._run_program(thread, twin_key, code)
             ids = ids_from_output(rec.output, known) if rec.ok else []
-            votes.append({"ids": ids, "ok": rec.ok, "error": None if rec.ok else (rec.error_type or "error")})
+            votes.append(
+                {"ids": ids, "ok": rec.ok, "error": None if rec.ok else (rec.error_type or "error"), "code": code}
+            )
         tally = Counter(tuple(v["ids"]) for v in votes if v["ids"])
         chosen = 0
         if tally:

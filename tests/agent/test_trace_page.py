@@ -91,6 +91,12 @@ def test_sampled_programs_votes_are_summarised_on_the_page():
     assert line == "4 programs sampled: NameError x1, [2] x2 (kept), no ids x1"
     page = segment_html(Segment(tag="execute", text="print([2])</execute>", votes=votes))
     assert "[2] x2 (kept)" in page
+    assert "sampled programs" not in page  # older traces kept no codes: nothing to fold out
+    votes[0]["code"] = "print(find('unicorn'))"
+    votes[1]["code"] = "print([2])"
+    page = segment_html(Segment(tag="execute", text="print([2])</execute>", votes=votes))
+    assert "the 2 sampled programs" in page and "program 1: NameError" in page and "program 2: [2] (kept)" in page
+    assert "unicorn" in page
 
 
 def test_thumbnails_crop_the_object_from_the_video(traces):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from river_agent.graphs.parsing import normalise_completion, parse_blocks, parse_edit, split_turn
 
 
@@ -85,3 +87,20 @@ def test_parse_edit_forms():
     ]:
         e = parse_edit(bad)
         assert e.ops is None and e.twin is None and why in e.error
+
+
+def test_recolour_rgb_of_another_colour_gives_way_to_the_name():
+    # a small policy's guess: the request said green, the RGB is pink
+    parsed = parse_edit('[{"op": "recolor", "id": 1, "color": "green", "rgb": [235, 120, 175]}]')
+    assert parsed.ops == [{"op": "recolor", "id": 1, "color": "green"}]
+    assert [d.tag for d in parsed.deviations] == ["rgb_mismatch"]
+    # a shade of the named colour, an exact value, a colour outside the palette, a hex name: kept as given
+    for op in (
+        {"op": "recolor", "id": 1, "color": "red", "rgb": [139, 0, 0]},
+        {"op": "recolor", "id": 1, "color": "orange", "rgb": [235, 125, 25]},
+        {"op": "recolor", "id": 1, "color": "chartreuse", "rgb": [127, 255, 0]},
+        {"op": "recolor", "id": 1, "color": "#ff0000", "rgb": [0, 0, 255]},
+        {"op": "resize", "id": 1, "scale": 2.0},
+    ):
+        parsed = parse_edit(json.dumps([op]))
+        assert parsed.ops == [op] and not parsed.deviations, op
