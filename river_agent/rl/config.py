@@ -59,7 +59,9 @@ class TrainConfig:
     batch: int = _h("Completions per GRPO optimiser step.", default=8)
     group: int = _h("Completions per prompt (the GRPO group).", default=4)
     micro_batch: int = _h(
-        "Completions per forward/backward pass (gradients accumulate up to batch): lower peak memory.", default=2
+        "Sequences per forward/backward pass in both phases (gradients accumulate up to batch / sft_batch): "
+        "lower peak memory.",
+        default=2,
     )
     beta: float = _h("KL coefficient to the reference (the base model: the adapter disabled).", default=0.04)
     temperature: float = _h("Sampling temperature of training rollouts.", default=1.0)

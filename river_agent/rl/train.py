@@ -131,6 +131,14 @@ def _common_args(cfg: TrainConfig) -> dict[str, Any]:
     )
 
 
+def micro_batches(batch: int, micro_batch: int, name: str) -> tuple[int, int]:
+    """(sequences per forward/backward pass, passes accumulated per optimiser step) for a batch of ``batch``."""
+    micro = max(1, min(micro_batch, batch))
+    if batch % micro:
+        raise RiverError(f"{name} ({batch}) must be a multiple of micro_batch ({micro})")
+    return micro, batch // micro
+
+
 # ------------------------------------------------------------------------------------------------------ SFT
 def sft_dataset(cfg: TrainConfig, items: list[Item], tokenizer: Any) -> tuple[Any, dict[str, int]]:
     """Pre-tokenised SFT rows (input_ids, assistant_masks = 1 on policy tokens) from reference traces; only
@@ -173,13 +181,15 @@ def run_sft(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) -> 
     from river_agent.rl.callbacks import RichProgress, StepLog
 
     out = Path(cfg.out)
+    micro, accumulate = micro_batches(cfg.sft_batch, cfg.micro_batch, "sft_batch")
     data, stats = sft_dataset(cfg, items, tokenizer)
     (out / "sft_data.json").write_text(json.dumps(stats, indent=1), encoding="utf-8")
     args = SFTConfig(
         output_dir=str(out / "sft"),
         num_train_epochs=cfg.sft_epochs,
         learning_rate=cfg.sft_lr,
-        per_device_train_batch_size=cfg.sft_batch,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulate,
         lr_scheduler_type="cosine",
         warmup_steps=5,
         save_steps=max(1, cfg.save_steps * 4),
@@ -241,9 +251,7 @@ def run_grpo(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) ->
     out = Path(cfg.out)
     if cfg.batch % cfg.group:
         raise RiverError(f"batch ({cfg.batch}) must be a multiple of group ({cfg.group})")
-    micro = max(1, min(cfg.micro_batch, cfg.batch))
-    if cfg.batch % micro:
-        raise RiverError(f"batch ({cfg.batch}) must be a multiple of micro_batch ({micro})")
+    micro, accumulate = micro_batches(cfg.batch, cfg.micro_batch, "batch")
     funcs, weights = _reward_funcs(cfg)
     rollouts = GraphRollouts({it.id: it for it in items}, rollout_config(cfg), tokenizer, out / "traces.jsonl")
     policy_factory = None
@@ -257,7 +265,7 @@ def run_grpo(cfg: TrainConfig, model: Any, tokenizer: Any, items: list[Item]) ->
         max_steps=grpo_steps(cfg, len(items)),
         learning_rate=cfg.lr,
         per_device_train_batch_size=micro,
-        gradient_accumulation_steps=cfg.batch // micro,
+        gradient_accumulation_steps=accumulate,
         num_generations=cfg.group,
         beta=cfg.beta,
         temperature=cfg.temperature,

@@ -109,6 +109,18 @@ def test_bad_settings_are_clear_errors(tmp_path):
     assert main(["--out", str(tmp_path / "r"), "--cases", str(tmp_path / "nowhere")]) == 1
 
 
+def test_micro_batches_split_both_phases_batches():
+    from river_agent.errors import RiverError
+    from river_agent.rl.train import micro_batches
+
+    assert micro_batches(4, 2, "sft_batch") == (2, 2)  # SFT at batch 4: two passes of 2 (peak RSS under 6 GB)
+    assert micro_batches(8, 2, "batch") == (2, 4)
+    assert micro_batches(2, 8, "batch") == (2, 1)  # a micro-batch larger than the batch is the batch
+    assert micro_batches(4, 0, "batch") == (1, 4)
+    with pytest.raises(RiverError, match="sft_batch \\(3\\) must be a multiple of micro_batch \\(2\\)"):
+        micro_batches(3, 2, "sft_batch")
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_step_count(tmp_path):
     cfg = tiny_config(tmp_path, grpo_steps=4, sft_epochs=0.0)
