@@ -42,6 +42,8 @@ def rollout_row(item: Item, trace: Trace, judge: Any) -> dict[str, Any]:
         "code_ok": bool(runs) and all(r.ok for r in runs),
         "samples": len(votes),
         "samples_ok": sum(1 for v in votes if v["ok"]),
+        # some sampled program printed the right ids: the ceiling of a better vote over the same samples
+        "any_sample_right": any(sorted(v.get("ids") or []) == sorted(item.target_ids) for v in votes),
         "sandbox_ms": sum(r.duration_ms for r in runs),
         "reason_ms": trace.timings.get("total_ms", 0.0),
         "generate_ms": trace.timings.get("generate_ms", 0.0),
@@ -98,6 +100,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "valid": round(sum(r["valid"] for r in rs) / len(rs), 3),
             "code_ok": round(sum(r["code_ok"] for r in executed) / len(executed), 3) if executed else None,
             "sample_ok": _ratio(sum(r.get("samples_ok", 0) for r in rs), sum(r.get("samples", 0) for r in rs)),
+            "any_sample_right": _ratio(sum(r.get("any_sample_right", False) for r in rs), len(rs))
+            if any(r.get("samples") for r in rs)
+            else None,
             "reason_s_median": round(statistics.median(r["reason_ms"] for r in rs) / 1000, 2),
             "sandbox_ms_median": round(statistics.median(r["sandbox_ms"] for r in rs), 1),
             "tokens_median": statistics.median(r["tokens"] for r in rs),
@@ -114,7 +119,7 @@ def print_table(summary: dict[str, dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "sample_ok"]
+    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "sample_ok", "any_sample_right"]
     cols += ["reason_s_median", "tokens_median"]
     table.add_column("group")
     for c in cols:
