@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from river_agent.tools.render.aligned import AlignedBackground, AlignedFillConfig
 from river_agent.tools.render.appearance import recolor_pixels, restyle, style_kind
 from river_agent.tools.render.background import BackgroundModel, dilate
 from river_agent.tools.render.base import RenderError, RenderResult, RenderUnsupportedError
@@ -61,6 +62,17 @@ class ClassicalConfig:
             "help": "How background no frame shows is made up: 'exemplar' (real texture copied from a matching "
             "place of the frame, seams corrected) or 'telea' (cv2.inpaint, smooth)."
         },
+    )
+    aligned_fill: bool = field(
+        default=True,
+        metadata={
+            "help": "Fill holes first from other frames of the shot re-projected by the camera homography "
+            "(nearest frames, ranked by how well they match the ring around the hole; needs every object's "
+            "masks), then the consensus model and spatial fill."
+        },
+    )
+    aligned_frames: int = field(
+        default=48, metadata={"help": "Frames kept for the aligned fill (evenly spaced; bounds memory)."}
     )
     inpaint_radius: int = field(default=5, metadata={"help": "cv2.inpaint radius (fill='telea', small holes)."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
@@ -135,8 +147,11 @@ class ClassicalRenderer(ConditionedRenderer):
         cfg = self.config
         _whole_extents(cond, info.width, info.height)
         bg = None
+        aligned = None
         hidden = None
         sample_masks = None
+        if cond.needs_fill() and cfg.aligned_fill and cond.masks.objects_known:
+            aligned = AlignedBackground(info.num_frames, AlignedFillConfig(max_frames=cfg.aligned_frames))
         if cond.needs_fill():
             bg = BackgroundModel(
                 info.num_frames,
@@ -147,7 +162,10 @@ class ClassicalRenderer(ConditionedRenderer):
             )
             with progress_bar("background model", info.num_frames, cfg.progress) as advance:
                 for t, frame in enumerate(iter_frames(video)):
-                    bg.observe(t, frame, dilate(cond.masks.occupied(t), cfg.dilate))
+                    exclude = dilate(cond.masks.occupied(t), cfg.dilate)
+                    bg.observe(t, frame, exclude)
+                    if aligned is not None:
+                        aligned.observe(t, frame, exclude)
                     advance()
             if cfg.complete_hidden and cond.masks.objects_known:
                 hidden = HiddenObjects(cond.masks.id_map, bg.samples)
@@ -158,7 +176,7 @@ class ClassicalRenderer(ConditionedRenderer):
         )
         with writer, progress_bar("rendering", info.num_frames, cfg.progress) as advance:
             for t, frame in enumerate(iter_frames(video)):
-                output, changed = self.render_frame(t, frame, cond, bg, hidden, sample_masks)
+                output, changed = self.render_frame(t, frame, cond, bg, hidden, sample_masks, aligned)
                 writer.write(frame, output, changed)
                 advance()
             writer.check_frames(info.num_frames)
@@ -172,8 +190,10 @@ class ClassicalRenderer(ConditionedRenderer):
         bg: BackgroundModel | None,
         hidden: HiddenObjects | None = None,
         sample_masks: SampleMasks | None = None,
+        aligned: AlignedBackground | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The edited frame ``t`` and the pixels that changed (``hidden``: completes objects the target hid)."""
+        """The edited frame ``t`` and the pixels that changed (``hidden``: completes objects the target hid;
+        ``aligned``: fills what other frames of the shot see before the background model)."""
         H, W = frame.shape[:2]
         active = cond.active(t)
         changed = np.zeros((H, W), bool)
@@ -194,7 +214,11 @@ class ClassicalRenderer(ConditionedRenderer):
                 targets |= m
             others = cond.masks.occupied(t) & ~targets  # known objects next to the hole keep their edge pixels
             hole = (dilate(hole, self.config.dilate) & ~others) | hole
-            out = bg.fill(t, frame, hole, others)
+            out, rest = frame, hole
+            if aligned is not None:
+                out, seen = aligned.fill(t, frame, hole, others)
+                rest = hole & ~seen
+            out = bg.fill(t, out, rest, others) if rest.any() else out
             if hidden is not None:
                 hidden.complete(t, frame, out, hole, targets)
         else:
