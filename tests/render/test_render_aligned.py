@@ -56,6 +56,14 @@ def zoom_clip() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     return truth, frames, masks
 
 
+def observed(frames: list[np.ndarray], excludes: list[np.ndarray]) -> AlignedBackground:
+    """An aligned background fed every frame of a clip with its excluded (object) pixels."""
+    aligned = AlignedBackground(len(frames))
+    for t, (f, e) in enumerate(zip(frames, excludes, strict=True)):
+        aligned.observe(t, f, e)
+    return aligned
+
+
 def test_zooming_background_is_filled_from_other_frames() -> None:
     truth, frames, masks = zoom_clip()
     aligned = AlignedBackground(N)
@@ -83,9 +91,7 @@ def test_nothing_is_borrowed_across_a_shot_cut() -> None:
         f[m] = (240, 240, 60)
         frames.append(f)
         excludes.append(dilate(m, 2))
-    aligned = AlignedBackground(N)
-    for t, (f, e) in enumerate(zip(frames, excludes, strict=True)):
-        aligned.observe(t, f, e)
+    aligned = observed(frames, excludes)
     assert aligned.camera.transform(2, 8) is None  # the cut is found
     assert aligned.camera.transform(7, 9) is not None and aligned.camera.transform(1, 3) is not None
     _, got = aligned.fill(8, frames[8], excludes[8])
@@ -106,9 +112,7 @@ def test_pixels_objects_cover_in_the_source_are_never_used() -> None:
         f[target] = (200, 30, 40)
         frames.append(f)
         excludes.append(dilate(cover, 2))
-    aligned = AlignedBackground(N)
-    for t, (f, e) in enumerate(zip(frames, excludes, strict=True)):
-        aligned.observe(t, f, e)
+    aligned = observed(frames, excludes)
     hole = dilate(square(5, x0=25, speed=9), 2)
     out, got = aligned.fill(5, frames[5], hole)
     assert got[hole].all()

@@ -150,9 +150,9 @@ class ClassicalRenderer(ConditionedRenderer):
         aligned = None
         hidden = None
         sample_masks = None
-        if cond.needs_fill() and cfg.aligned_fill and cond.masks.objects_known:
-            aligned = AlignedBackground(info.num_frames, AlignedFillConfig(max_frames=cfg.aligned_frames))
         if cond.needs_fill():
+            if cfg.aligned_fill and cond.masks.objects_known:
+                aligned = AlignedBackground(info.num_frames, AlignedFillConfig(max_frames=cfg.aligned_frames))
             bg = BackgroundModel(
                 info.num_frames,
                 cfg.bg_samples,
