@@ -25,17 +25,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from river_agent.bench.cases import Case, CaseError, list_cases
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = re.compile(r"^(\w+)\s+(ok|failed)\s+([\d.]+) s\s*$")
 console = Console(width=160)
-
-
-def cases(suite: Path, n: int) -> list[Path]:
-    """The first ``n`` case folders of ``suite`` (sorted by name)."""
-    found = sorted(p for p in suite.iterdir() if (p / "case.json").exists())
-    if not found:
-        raise SystemExit(f"no cases (folders with case.json) in {suite}")
-    return found[:n]
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -51,16 +45,15 @@ def parse(text: str) -> dict[str, Any]:
     return {"stages": stages, "error": error, "traceback": "Traceback (most recent call last)" in text}
 
 
-def run_case(case: Path, out_dir: Path, threads: int, timeout: float) -> dict[str, Any]:
+def run_case(case: Case, out_dir: Path, threads: int, timeout: float) -> dict[str, Any]:
     """Run `river edit` on one case; its row (status, wall time, stages, output, message)."""
-    meta = json.loads((case / "case.json").read_text())
-    out = out_dir / case.name / "edited.mp4"
+    out = out_dir / case.root.name / "edited.mp4"
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "river_agent.cli", "edit", str(case / meta["video"]), meta["query"]]
+    cmd = [sys.executable, "-m", "river_agent.cli", "edit", str(case.video_path.resolve()), case.query]
     cmd += ["--out", str(out), "--threads", str(threads), "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     env.setdefault("HF_HUB_OFFLINE", "1")
-    row: dict[str, Any] = {"case": case.name, "op": meta["edit"].get("op"), "query": meta["query"]}
+    row: dict[str, Any] = {"case": case.root.name, "op": case.edit.get("op"), "query": case.query}
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -70,7 +63,7 @@ def run_case(case: Path, out_dir: Path, threads: int, timeout: float) -> dict[st
         return row
     row["wall_s"] = time.perf_counter() - start
     text = proc.stdout + "\n" + proc.stderr
-    (out_dir / case.name / "log.txt").write_text(text)
+    (out_dir / case.root.name / "log.txt").write_text(text)
     info = parse(text)
     row.update(rc=proc.returncode, stages=info["stages"], output=str(out) if out.exists() else "")
     if info["traceback"]:
@@ -119,8 +112,12 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for case in cases(args.suite, args.n):
-        rows.append(run_case(case.resolve(), args.out.resolve(), args.threads, args.timeout))
+    try:
+        suite = list_cases(args.suite)[: args.n]
+    except CaseError as exc:
+        raise SystemExit(str(exc)) from None
+    for case in suite:
+        rows.append(run_case(case, args.out.resolve(), args.threads, args.timeout))
         r = rows[-1]
         console.print(f"{r['case']}: {r['status']} in {r['wall_s']:.1f} s {r['message']}", highlight=False)
         (args.out / "results.json").write_text(json.dumps(rows, indent=1))
