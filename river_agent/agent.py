@@ -84,6 +84,13 @@ class AgentConfig:
         default=True, metadata={"help": "Staged: pick the kind of edit from the request alone first."}
     )
     fused: bool = field(default=True, metadata={"help": "Staged: target ids and edit in one generation."})
+    ground_params: bool = field(
+        default=True,
+        metadata={
+            "help": "Make a move's direction and a resize's way agree with what the request states outright "
+            "('up', 'to the left', 'smaller'); each change is recorded as a deviation in the trace."
+        },
+    )
     few_shot: bool = field(default=True, metadata={"help": "Show worked RVE-Synth-style examples (staged)."})
     few_shot_k: int = field(default=4, metadata={"help": "How many worked examples."})
     view_budget: int | None = field(
@@ -181,6 +188,7 @@ class AgentConfig:
             few_shot=self.few_shot,
             op_stage=self.op_stage,
             fused=self.fused,
+            ground_params=self.ground_params,
             few_shot_k=self.few_shot_k,
             view_budget=self.view_budget or (400 if self.resolved_strategy() == "staged" else 1500),
             results_max_chars=self.results_max_chars,

@@ -38,6 +38,7 @@ from river_agent.graphs.parsing import (
     parse_edit,
     split_turn,
 )
+from river_agent.graphs.request_params import ground_ops
 from river_agent.graphs.state import TWINS, RolloutState
 from river_agent.prompts import load_fewshot, load_prompts, render
 from river_agent.trace import Block, Deviation, SandboxRecord, Segment, Trace
@@ -109,6 +110,13 @@ class RolloutConfig:
     )
     allow_frames: bool = field(
         default=False, metadata={"help": "Staged + constrained: allow 'frames' ranges in the edit ops."}
+    )
+    ground_params: bool = field(
+        default=True,
+        metadata={
+            "help": "Make a move's direction and a resize's way agree with what the request states outright "
+            "('up', 'to the left', 'smaller'), keeping the policy's magnitudes; each change is a deviation."
+        },
     )
     prompt_file: str | None = field(default=None, metadata={"help": "A rollout.yaml to use instead of ours."})
     fewshot_file: str | None = field(default=None, metadata={"help": "A fewshot.yaml to use instead of ours."})
@@ -879,7 +887,11 @@ class Rollout:
             return Command(
                 goto="validate", update={"deviations": devs, "status": "invalid", "reason": parsed.error}
             )
-        return Command(goto="validate", update={"deviations": devs, "ops": parsed.ops, "edited_twin": parsed.twin})
+        ops = parsed.ops
+        if ops is not None and self.config.ground_params:
+            ops, notes = ground_ops(ops, state.get("query", ""))
+            devs += [_dev("param_grounded", f"{note} (as the request states)", turn) for note in notes]
+        return Command(goto="validate", update={"deviations": devs, "ops": ops, "edited_twin": parsed.twin})
 
     def _validate(self, state: RolloutState, config: RunnableConfig) -> Command:
         thread = self._thread(config)

@@ -23,7 +23,7 @@ from river_agent.trace import Trace, save_traces
 
 def rollout_row(item: Item, trace: Trace, judge: Any) -> dict[str, Any]:
     """One evaluated rollout: on target, valid, code ran, timings, tokens."""
-    from river_agent.rl.judges import CaseInfo
+    from river_agent.rl.judges import CaseInfo, param_mismatch
 
     verdict = judge.judge(trace, CaseInfo(query=item.query, target_ids=item.target_ids, edit=item.edit))
     runs = [s.sandbox for s in trace.segments if s.sandbox is not None]
@@ -37,6 +37,9 @@ def rollout_row(item: Item, trace: Trace, judge: Any) -> dict[str, Any]:
         "on_target": bool(verdict.ok),
         "right_ids": picked == sorted(item.target_ids),
         "right_op": ops == [item.edit["op"]],
+        # the op's parameters do what the request asks (colour, move direction, grow or shrink)
+        "right_params": ops == [item.edit["op"]]
+        and all(param_mismatch(op, item.edit) is None for op in trace.ops or [] if isinstance(op, dict)),
         "valid": bool(trace.valid),
         "executed": bool(runs),
         "code_ok": bool(runs) and all(r.ok for r in runs),
@@ -97,6 +100,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "on_target": round(sum(r["on_target"] for r in rs) / len(rs), 3),
             "right_ids": round(sum(r["right_ids"] for r in rs) / len(rs), 3),
             "right_op": round(sum(r["right_op"] for r in rs) / len(rs), 3),
+            "right_params": _ratio(sum(r.get("right_params", False) for r in rs), len(rs)),
             "valid": round(sum(r["valid"] for r in rs) / len(rs), 3),
             "code_ok": round(sum(r["code_ok"] for r in executed) / len(executed), 3) if executed else None,
             "sample_ok": _ratio(sum(r.get("samples_ok", 0) for r in rs), sum(r.get("samples", 0) for r in rs)),
@@ -119,8 +123,8 @@ def print_table(summary: dict[str, dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    cols = ["n", "on_target", "right_ids", "right_op", "valid", "code_ok", "sample_ok", "any_sample_right"]
-    cols += ["reason_s_median", "tokens_median"]
+    cols = ["n", "on_target", "right_ids", "right_op", "right_params", "valid", "code_ok", "sample_ok"]
+    cols += ["any_sample_right", "reason_s_median", "tokens_median"]
     table.add_column("group")
     for c in cols:
         table.add_column(c, justify="right")
@@ -142,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--code-samples", type=int, default=1, help="Code: programs sampled (at T 0.7) and voted on.")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--no-ground-params",
+        action="store_true",
+        help="Keep the policy's move direction / resize way even where the request states another.",
+    )
     p.add_argument("--out", help="Write rows, summary and traces here.")
     a = p.parse_args(argv)
     try:
@@ -166,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             temperature=a.temperature,
             code_samples=a.code_samples,
             view_budget=400,
+            ground_params=not a.no_ground_params,
         )
         out = Path(a.out) if a.out else None
         if out:

@@ -49,3 +49,16 @@ def test_rows_say_whether_any_sampled_program_had_the_answer(item):
     assert s["all"]["on_target"] == 0.333 and s["all"]["any_sample_right"] == 0.667
     assert s["L2"]["any_sample_right"] == 0.5 and s["L1"]["sample_ok"] == 0.667
     assert s["held-out"]["n"] == 1 and s["seen"]["n"] == 2
+
+
+def test_rows_say_whether_the_params_do_what_the_request_asks(item):
+    judge = GroundTruthJudge()
+    (t,) = item.target_ids
+    move = {"op": "move", "dx": 0.0, "dy": -0.1}
+    moved = _item(item, 1).model_copy(update={"edit": move})
+    right = _trace(t, [[t]], "move").model_copy(update={"ops": [{"op": "move", "id": t, "dx": 0.0, "dy": -0.08}]})
+    wrong = right.model_copy(update={"ops": [{"op": "move", "id": t, "dx": 0.0, "dy": 0.08}]})
+    assert rollout_row(moved, right, judge)["right_params"]
+    row = rollout_row(moved, wrong, judge)
+    assert row["on_target"] and not row["right_params"]  # the default judge checks ids and op only
+    assert summarize([rollout_row(moved, right, judge), row])["all"]["right_params"] == 0.5
