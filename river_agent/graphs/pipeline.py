@@ -184,6 +184,17 @@ class Pipeline:
         yield final
 
 
+def _scaled_mask(mask: np.ndarray, scale: float) -> np.ndarray:
+    """``mask`` scaled by ``scale`` about its centroid (where a resize puts the object)."""
+    import cv2
+
+    ys, xs = np.nonzero(mask)
+    cx, cy = float(xs.mean()), float(ys.mean())
+    m = np.array([[scale, 0.0, cx * (1 - scale)], [0.0, scale, cy * (1 - scale)]], np.float32)
+    h, w = mask.shape
+    return cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST).astype(bool)
+
+
 def verify_output(video: Path, output: Path, before: Twin, after: Twin) -> dict[str, Any]:
     """Basic checks of a rendered edit: the output exists with the source's frame count and size, and the
     pixels that changed lie on the changed objects (their masks in D, and where a move puts them)."""
@@ -200,6 +211,7 @@ def verify_output(video: Path, output: Path, before: Twin, after: Twin) -> dict[
     diff = diff_twins(before, after)
     changed_ids = diff.changed_ids
     moves = {c.id: (c.detail["dx"], c.detail["dy"]) for c in diff.changes if c.kind == "moved"}
+    scales = {c.id: float(c.detail["scale"]) for c in diff.changes if c.kind == "resized"}
     inside = total = target_px = 0
     if not problems:
         import cv2
@@ -213,6 +225,8 @@ def verify_output(video: Path, output: Path, before: Twin, after: Twin) -> dict[
                     m = instance_mask(before, t, oid)
                 except RiverError:
                     continue
+                if oid in scales and m.any():
+                    m = m | _scaled_mask(m, scales[oid])  # an enlarged object covers more than its old mask
                 if oid in moves and m.any():
                     dx, dy = round(moves[oid][0] * src.width), round(moves[oid][1] * src.height)
                     region |= np.roll(np.roll(m, dy, axis=0), dx, axis=1)

@@ -42,3 +42,23 @@ def test_verify_accepts_an_edit_on_the_object_and_flags_others(tmp_path):
     assert not rep["ok"] and "differs visibly" in rep["problems"][0]
     assert not verify_output(video, tmp_path / "none.mp4", twin, _edited(twin))["ok"]
     assert np.all(read_frames(video)[0] == frames[0])  # the source is untouched
+
+
+def test_verify_counts_where_an_enlarged_object_now_reaches(tmp_path):
+    video, twin_path = make_case(tmp_path / "c")
+    twin = load_twin(twin_path)
+    frames = read_frames(video)
+    scale = 3.0
+    out = [f.copy() for f in frames]
+    for t, f in enumerate(out):
+        ys, xs = np.nonzero(instance_mask(twin, t, 2))
+        if not len(xs):
+            continue
+        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+        hw, hh = (xs.max() - xs.min() + 1) * scale / 2, (ys.max() - ys.min() + 1) * scale / 2
+        f[max(0, round(cy - hh)) : round(cy + hh), max(0, round(cx - hw)) : round(cx + hw)] = (250, 20, 20)
+    write_video(tmp_path / "big.mp4", out, fps=8.0, quality="lossless")
+    edited = apply_ops(twin, parse_ops([{"op": "resize", "id": 2, "scale": scale}]))
+    rep = verify_output(video, tmp_path / "big.mp4", twin, edited)
+    assert rep["ok"], rep["problems"]
+    assert rep["changed_in_target_region"] > 0.9
