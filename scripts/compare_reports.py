@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from river_agent.errors import RiverError
 from river_agent.rl.data import case_items, held_out_reason
 
 
@@ -21,12 +22,21 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    items = {it.id: it for it in case_items(argv[0])}
+    try:
+        items = {it.id: it for it in case_items(argv[0])}
+    except RiverError as exc:
+        print(f"error: {exc} (the first argument is the suite folder)", file=sys.stderr)
+        return 2
     held = {i: bool(held_out_reason(it)) for i, it in items.items()}
     reports = {}
     for arg in argv[1:]:
         name, _, folder = arg.partition("=")
-        data = json.loads((Path(folder) / "report.json").read_text(encoding="utf-8"))
+        path = Path(folder or name) / "report.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+            return 2
         reports[name] = {c["id"]: c for c in data["cases"]}
     groups = {
         "L1": lambda c: c["level"] == 1,
