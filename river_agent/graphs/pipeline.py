@@ -23,7 +23,7 @@ from river_agent.errors import RiverError
 from river_agent.graphs.events import AgentEvent, RolloutSegment, StageFinished, StageStarted
 from river_agent.trace import Trace
 from river_agent.twin.diff import diff_twins
-from river_agent.twin.io import instance_mask, load_twin, save_twin, twin_json_path
+from river_agent.twin.io import load_twin, save_twin, twin_json_path
 from river_agent.twin.schema import Twin
 from river_agent.twin.validate import validate_edited_twin
 
@@ -184,20 +184,10 @@ class Pipeline:
         yield final
 
 
-def _scaled_mask(mask: np.ndarray, scale: float) -> np.ndarray:
-    """``mask`` scaled by ``scale`` about its centroid (where a resize puts the object)."""
-    import cv2
-
-    ys, xs = np.nonzero(mask)
-    cx, cy = float(xs.mean()), float(ys.mean())
-    m = np.array([[scale, 0.0, cx * (1 - scale)], [0.0, scale, cy * (1 - scale)]], np.float32)
-    h, w = mask.shape
-    return cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST).astype(bool)
-
-
 def verify_output(video: Path, output: Path, before: Twin, after: Twin) -> dict[str, Any]:
     """Basic checks of a rendered edit: the output exists with the source's frame count and size, and the
-    pixels that changed lie on the changed objects (their masks in D, and where a move puts them)."""
+    pixels that changed lie on the changed objects (their masks in D, and where a move or resize puts them)."""
+    from river_agent.tools.render.conditioning import conditioning_from_twins
     from river_agent.video.io import iter_frames, probe_video
 
     problems: list[str] = []
@@ -208,10 +198,9 @@ def verify_output(video: Path, output: Path, before: Twin, after: Twin) -> dict[
         problems.append(f"output is {out.width}x{out.height}, source {src.width}x{src.height}")
     if src.num_frames != out.num_frames:
         problems.append(f"output has {out.num_frames} frames, source {src.num_frames}")
-    diff = diff_twins(before, after)
-    changed_ids = diff.changed_ids
-    moves = {c.id: (c.detail["dx"], c.detail["dy"]) for c in diff.changes if c.kind == "moved"}
-    scales = {c.id: float(c.detail["scale"]) for c in diff.changes if c.kind == "resized"}
+    # the renderer's own map of where each edit may change pixels (old place, and new place of a move/resize)
+    cond = conditioning_from_twins(before, after)
+    changed_ids = sorted(e.obj_id for e in cond.edits)
     inside = total = target_px = 0
     if not problems:
         import cv2
@@ -219,18 +208,7 @@ def verify_output(video: Path, output: Path, before: Twin, after: Twin) -> dict[
         kernel = np.ones((7, 7), np.uint8)
         for t, (a, b) in enumerate(zip(iter_frames(video), iter_frames(output), strict=False)):
             changed = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2) > DIFF_THRESHOLD
-            region = np.zeros(changed.shape, bool)
-            for oid in changed_ids:
-                try:
-                    m = instance_mask(before, t, oid)
-                except RiverError:
-                    continue
-                if oid in scales and m.any():
-                    m = m | _scaled_mask(m, scales[oid])  # an enlarged object covers more than its old mask
-                if oid in moves and m.any():
-                    dx, dy = round(moves[oid][0] * src.width), round(moves[oid][1] * src.height)
-                    region |= np.roll(np.roll(m, dy, axis=0), dx, axis=1)
-                region |= m
+            region = cond.change_mask(t)
             target_px += int(region.sum())
             region = cv2.dilate(region.astype(np.uint8), kernel).astype(bool)
             total += int(changed.sum())
