@@ -76,6 +76,13 @@ class AgentConfig:
     code_sample_temperature: float = field(
         default=0.7, metadata={"help": "Code strategy: sampling temperature of those programs."}
     )
+    vote_by_number: bool = field(
+        default=True,
+        metadata={
+            "help": "Code strategy: for a one-object request, one-id answers outvote many-id ones; ties go to "
+            "the likeliest program."
+        },
+    )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = field(default=None, metadata={"help": "Sampling seed."})
@@ -181,6 +188,7 @@ class AgentConfig:
             edit_tokens=self.edit_tokens,
             code_samples=self.code_samples,
             code_sample_temperature=self.code_sample_temperature,
+            vote_by_number=self.vote_by_number,
             temperature=self.temperature,
             top_p=self.top_p,
             seed=self.seed,

@@ -38,6 +38,7 @@ from river_agent.graphs.parsing import (
     parse_edit,
     split_turn,
 )
+from river_agent.graphs.referent_count import asks_for_one
 from river_agent.graphs.request_params import ground_ops
 from river_agent.graphs.state import TWINS, RolloutState
 from river_agent.prompts import load_fewshot, load_prompts, render
@@ -93,6 +94,14 @@ class RolloutConfig:
     )
     code_sample_temperature: float = field(
         default=0.7, metadata={"help": "Code: sampling temperature of the programs when code_samples > 1."}
+    )
+    vote_by_number: bool = field(
+        default=True,
+        metadata={
+            "help": "Code: when the request names one object (no 'all', 'every', 'them', ...), programs that "
+            "printed exactly one id outvote those that printed several; a tie between answers goes to the "
+            "one whose program the policy found likeliest (summed token log-probabilities)."
+        },
     )
     temperature: float = field(default=0.3, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
@@ -638,7 +647,9 @@ class Rollout:
         programs = [self._program(c, turn) for c in outs]
         chosen, votes = 0, None
         if len(programs) > 1:
-            chosen, votes = self._vote([code for _, code, _ in programs], state["twin_key"], thread)
+            chosen, votes = self._vote(
+                [code for _, code, _ in programs], outs, state["twin_key"], thread, state.get("query", "")
+            )
         text, code, devs = programs[chosen]
         segs.append(_policy_seg("execute", text, turn, outs[chosen], None, code=code, votes=votes))
         self._emit(thread, "segment", tag="execute", text=text, turn=turn)
@@ -663,25 +674,46 @@ class Rollout:
         code, code_devs = extract_code(text[: -len("</execute>")], turn)
         return text, code, devs + [d.model_dump() for d in code_devs]
 
-    def _vote(self, codes: list[str], twin_key: str, thread: str) -> tuple[int, list[dict[str, Any]]]:
+    def _vote(
+        self, codes: list[str], outs: list[dict[str, Any]], twin_key: str, thread: str, query: str
+    ) -> tuple[int, list[dict[str, Any]]]:
         """Run every sampled program; the index of the first program printing the ids most error-free
-        programs agree on (0 when none printed ids), and one vote record per program for the trace."""
+        programs agree on (0 when none printed ids), and one vote record per program for the trace.
+        With ``vote_by_number`` a one-object request counts only one-id answers when there are any, and a tie
+        goes to the answer of the likeliest program (else to the first seen)."""
         known = TWINS.get(twin_key).object_ids()
         votes: list[dict[str, Any]] = []
-        for code in codes:
+        for code, out in zip(codes, outs, strict=True):
             rec = self._run_program(thread, twin_key, code)
             ids = ids_from_output(rec.output, known) if rec.ok else []
+            lps = out.get("logprobs")
             votes.append(
-                {"ids": ids, "ok": rec.ok, "error": None if rec.ok else (rec.error_type or "error"), "code": code}
+                {
+                    "ids": ids,
+                    "ok": rec.ok,
+                    "error": None if rec.ok else (rec.error_type or "error"),
+                    "code": code,
+                    "logprob": round(float(sum(lps)), 3) if lps else None,
+                }
             )
-        tally = Counter(tuple(v["ids"]) for v in votes if v["ids"])
+        counted = [i for i, v in enumerate(votes) if v["ids"]]
+        by_number = self.config.vote_by_number
+        if by_number and asks_for_one(query) and any(len(votes[i]["ids"]) == 1 for i in counted):
+            counted = [i for i in counted if len(votes[i]["ids"]) == 1]
+        tally = Counter(tuple(votes[i]["ids"]) for i in counted)
         chosen = 0
         if tally:
             best = max(tally.values())
-            winner = next(key for key, count in tally.items() if count == best)  # first-seen among ties
-            chosen = next(i for i, v in enumerate(votes) if tuple(v["ids"]) == winner)
+            tied = [i for i in counted if tally[tuple(votes[i]["ids"])] == best]
+            if by_number and all(votes[i]["logprob"] is not None for i in tied):
+                chosen = max(tied, key=lambda i: votes[i]["logprob"])  # first among equal log-probabilities
+            else:
+                chosen = tied[0]
+            winner = tuple(votes[chosen]["ids"])
+            chosen = next(i for i in counted if tuple(votes[i]["ids"]) == winner)  # its first program
         for i, v in enumerate(votes):
             v["chosen"] = i == chosen
+            v["counted"] = i in counted
         return chosen, votes
 
     def _execute(self, state: RolloutState, config: RunnableConfig) -> Command:

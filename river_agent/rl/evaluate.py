@@ -151,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Keep the policy's move direction / resize way even where the request states another.",
     )
+    p.add_argument(
+        "--no-vote-by-number",
+        action="store_true",
+        help="Plain majority vote over the sampled programs (no one-object preference, first-seen ties).",
+    )
     p.add_argument("--out", help="Write rows, summary and traces here.")
     a = p.parse_args(argv)
     try:
@@ -176,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             code_samples=a.code_samples,
             view_budget=400,
             ground_params=not a.no_ground_params,
+            vote_by_number=not a.no_vote_by_number,
         )
         out = Path(a.out) if a.out else None
         if out:

@@ -127,3 +127,44 @@ def test_a_retry_after_voting_is_one_program(twin_path):
     assert [c["params"].n for c in policy.calls[:2]] == [2, 1]
     assert trace.segments[1].votes is not None and trace.segments[4].votes is None
     assert trace.ops == [{"op": "remove", "id": 1}]
+
+
+def test_a_one_object_request_prefers_one_id_answers(twin_path):
+    programs = [
+        "print(find())</execute>",  # all three ids: a misreading of "the truck"
+        "print(sorted(find()))</execute>",
+        "print([i for i in find() if obj(i).category == 'truck'])</execute>",
+    ]
+    policy = ScriptedPolicy([programs, '[{"op": "remove", "id": 1}]</edit>'])
+    trace = Rollout(policy, code(code_samples=3)).run(twin_path, "remove the truck")
+    kept = trace.segments[1]
+    assert [v["counted"] for v in kept.votes] == [False, False, True]
+    assert [v["chosen"] for v in kept.votes] == [False, False, True]
+    assert "[1]" in trace.segments[2].text
+
+    plain = ScriptedPolicy([programs, '[{"op": "remove", "id": 1}]</edit>'])
+    trace = Rollout(plain, code(code_samples=3, vote_by_number=False)).run(twin_path, "remove the truck")
+    assert trace.segments[1].votes[0]["chosen"]  # plain majority: the two many-id programs win
+
+
+def test_a_several_object_request_keeps_many_id_answers(twin_path):
+    programs = [
+        "print(find())</execute>",
+        "print(sorted(find()))</execute>",
+        "print(find('truck'))</execute>",
+    ]
+    policy = ScriptedPolicy([programs, '[{"op": "remove", "id": 1}]</edit>'])
+    trace = Rollout(policy, code(code_samples=3)).run(twin_path, "remove all the objects")
+    assert [v["chosen"] for v in trace.segments[1].votes] == [True, False, False]
+
+
+def test_a_tied_vote_goes_to_the_likeliest_program(twin_path):
+    programs = [
+        "print([i for i in find() if obj(i).category == 'tree'])</execute>",  # longer: lower summed logprob
+        "print(find('truck'))</execute>",
+    ]
+    policy = ScriptedPolicy([programs, '[{"op": "remove", "id": 1}]</edit>'])
+    trace = Rollout(policy, code(code_samples=2)).run(twin_path, "remove the one that matters")
+    votes = trace.segments[1].votes
+    assert votes[1]["logprob"] > votes[0]["logprob"]
+    assert [v["chosen"] for v in votes] == [False, True]
