@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -120,6 +121,13 @@ class AgentConfig:
     progress: bool = field(default=True, metadata={"help": "Show progress bars while rendering."})
     torch_threads: int | None = field(
         default=None, metadata={"help": "torch CPU threads for local models (1 is fastest on a busy machine)."}
+    )
+    preload_policy: bool = field(
+        default=True,
+        metadata={
+            "help": "edit: load the policy (imports, model, adapter) in a background thread while perception "
+            "runs, so the reason stage does not wait for it."
+        },
     )
 
     @classmethod
@@ -265,6 +273,8 @@ class RiverAgent:
     ) -> None:
         self.config = config or AgentConfig()
         self._policy = policy
+        self._policy_lock = threading.Lock()
+        self._preload: threading.Thread | None = None
         self._executor_factory = executor_factory
         self._rollout: Rollout | None = None
         self._saver_cm: Any = None
@@ -276,6 +286,10 @@ class RiverAgent:
     # ------------------------------------------------------------------------------------------- components
     @property
     def policy(self) -> Any:
+        with self._policy_lock:  # the preload thread and the reason stage may both ask
+            return self._build_policy()
+
+    def _build_policy(self) -> Any:
         if self._policy is None:
             t0 = time.perf_counter()
             try:
@@ -302,6 +316,23 @@ class RiverAgent:
             self._startup(getattr(policy, "load_stats", None) or {}, t0, t_backend, t_adapter, t_end, adapter)
         return self._policy
 
+    def _start_preload(self) -> None:
+        """Build the policy in a background thread (perception runs meanwhile); a failure is left for the
+        reason stage, which builds it again and reports the error."""
+        if not self.config.preload_policy or self._policy is not None or self._preload is not None:
+            return
+
+        def preload() -> None:
+            with contextlib.suppress(Exception):
+                _ = self.policy
+
+        self._preload = threading.Thread(target=preload, name="river-preload-policy", daemon=True)
+        self._preload.start()
+
+    def _join_preload(self) -> None:
+        if self._preload is not None:
+            self._preload.join()
+
     def _startup(
         self, stats: dict[str, Any], t0: float, t_backend: float, t_adapter: float, t_end: float, adapter: Any
     ) -> None:
@@ -323,6 +354,9 @@ class RiverAgent:
         """Start-up timings for the trace of the edit that paid them (then only the sandbox start)."""
         out: dict[str, float] = {}
         if self._startup_unreported:
+            if self._preload is not None:  # built in the background: the stage only waited build_ms for it
+                self.startup["startup_preload_ms"] = self.startup.get("startup_ms", 0.0)
+                self.startup["startup_ms"] = round(build_ms, 1)
             out.update(self.startup)
             self._startup_unreported = False
         out["startup_ms"] = round(build_ms, 1)
@@ -461,11 +495,16 @@ class RiverAgent:
             "timings": {},
         }
         final: dict[str, Any] = state
-        for item in pipeline.stream(state):  # type: ignore[arg-type]
-            if isinstance(item, dict):
-                final = item
-            else:
-                yield item
+        if twin is None:
+            self._start_preload()
+        try:
+            for item in pipeline.stream(state):  # type: ignore[arg-type]
+                if isinstance(item, dict):
+                    final = item
+                else:
+                    yield item
+        finally:
+            self._join_preload()  # never leave a thread loading a model behind a finished edit
         yield Finished(self._result(final, pipeline))
 
     def _result(self, st: dict[str, Any], pipeline: Pipeline) -> EditResult:

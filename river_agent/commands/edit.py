@@ -23,6 +23,9 @@ def startup_line(timings: dict[str, float], info: dict[str, object]) -> str:
         parts.append(f"cache write {s('startup_cache_write_ms'):.1f}")
     if "startup_adapter_ms" in timings:
         parts.append(f"adapter {s('startup_adapter_ms'):.1f}")
+    if "startup_preload_ms" in timings:  # loaded while perception ran; startup_ms is what the stage waited
+        head = f"start-up {s('startup_preload_ms'):.1f} s during perception, {s('startup_ms'):.1f} s waited: "
+        return head + ", ".join(parts)
     return f"start-up {s('startup_ms'):.1f} s: " + ", ".join(parts)
 
 

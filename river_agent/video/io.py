@@ -15,6 +15,7 @@ import numpy as np
 
 from river_agent.errors import VideoError
 from river_agent.fsutil import atomic_path
+from river_agent.video.frame_cache import FRAMES, budget_bytes, cache_key
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_FPS = 24.0
@@ -66,7 +67,8 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
-    """Metadata of a video file or frame folder. Counts frames by demuxing when the header has no count."""
+    """Metadata of a video file or frame folder. ``count_frames`` (or a header without a count) decodes every
+    frame, so a corrupt or truncated video fails here; the decoded frames stay in the frame cache."""
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
@@ -80,11 +82,8 @@ def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
         fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS)
         width, height = stream.codec_context.width, stream.codec_context.height
         n = stream.frames
-        if count_frames or not n:  # no count in the header: count by decoding
-            try:
-                n = sum(1 for _ in container.decode(stream))
-            except av.error.FFmpegError as exc:
-                raise VideoError(f"{path}: the video is corrupt or truncated ({exc})") from exc
+    if count_frames or not n:  # count by decoding every frame (kept in the frame cache when they fit)
+        n = sum(1 for _ in iter_frames(path))
     if n == 0:
         raise VideoError(f"{path}: the video has no frames")
     if width <= 0 or height <= 0:
@@ -108,15 +107,29 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
             shape = img.shape
             yield img
         return
+    key = cache_key(path)
+    cached = FRAMES.get(key)
+    if cached is not None:
+        for frame in cached:
+            yield frame.copy()  # callers may draw on their frames
+        return
     container = _open(path)
+    stream = container.streams.video[0]
+    frame_bytes = stream.codec_context.width * stream.codec_context.height * 3
+    keep: list[np.ndarray] | None = [] if 0 < stream.frames * frame_bytes <= budget_bytes() else None
     count = 0
     try:
-        for frame in container.decode(video=0):
+        for frame in container.decode(stream):
             count += 1
             rgb = frame.to_ndarray(format="rgb24")
             # a view into the decoder's buffer: a caller that keeps some frames (a background sample) would pin
             # FFmpeg buffers and, measured, let the heap grow with the video's length (0.4 MB/frame at 832x480)
-            yield rgb if rgb.base is None else rgb.copy()
+            rgb = rgb if rgb.base is None else rgb.copy()
+            if keep is not None:
+                keep.append(rgb.copy())
+                if len(keep) * frame_bytes > budget_bytes():  # the header undercounted: do not keep
+                    keep = None
+            yield rgb
     except av.error.FFmpegError as exc:
         raise VideoError(
             f"{path}: decoding failed after {count} frames: the video is corrupt or truncated"
@@ -125,6 +138,8 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
         container.close()
     if count == 0:
         raise VideoError(f"{path}: the video has no decodable frames")
+    if keep is not None:  # only a complete decode is kept
+        FRAMES.put(key, keep)
 
 
 def read_frames(path: str | Path, max_frames: int | None = None) -> np.ndarray:

@@ -147,3 +147,67 @@ def test_embedded_default_reasons_through_sampled_programs(tmp_path):
     assert results.sandbox is not None
     edit = [s for s in trace.segments if s.source == "policy" and s.tag == "edit"]
     assert edit and res.ops and res.ops[0]["op"] == "resize"
+
+
+def test_policy_is_built_in_the_background_while_perception_runs(case, tmp_path, monkeypatch):
+    import threading
+
+    import river_agent.backends as backends
+    from river_agent.commands.edit import startup_line
+
+    built_in: list[str] = []
+
+    def fake_backend(cfg):
+        built_in.append(threading.current_thread().name)
+        return ScriptedPolicy(list(REMOVE_CAR))
+
+    monkeypatch.setattr(backends, "get_backend", fake_backend)
+    video, _ = case
+    a = RiverAgent(AgentConfig(strategy="free", progress=False, adapter="none"))
+    res = a.edit(video, "remove the red car", tmp_path / "p.mp4")
+    assert res.ok, res.error
+    assert built_in == ["river-preload-policy"]  # once, off the main thread
+    assert "startup_preload_ms" in res.trace.timings and "startup_preload_ms" in a.startup
+    assert startup_line(a.startup, a.startup_info).startswith("start-up ") and "during perception" in (
+        startup_line(a.startup, a.startup_info)
+    )
+    assert a._preload is not None and not a._preload.is_alive()
+
+
+def test_a_policy_that_fails_to_load_in_the_background_is_a_clear_error(case, tmp_path, monkeypatch):
+    import river_agent.backends as backends
+
+    calls: list[int] = []
+
+    def broken_backend(cfg):
+        calls.append(1)
+        raise OSError("model file is truncated")
+
+    monkeypatch.setattr(backends, "get_backend", broken_backend)
+    video, _ = case
+    a = RiverAgent(AgentConfig(strategy="free", progress=False, adapter="none"))
+    res = a.edit(video, "remove the red car", tmp_path / "f.mp4")
+    assert not res.ok and "cannot start LLM backend" in res.error and "model file is truncated" in res.error
+    assert len(calls) == 2  # the background try, then the reason stage's, which reports it
+    assert not (tmp_path / "f.mp4").exists()
+
+
+def test_no_preload_when_switched_off_or_the_twin_is_given(case, tmp_path, monkeypatch):
+    import threading
+
+    import river_agent.backends as backends
+
+    built_in: list[str] = []
+
+    def fake_backend(cfg):
+        built_in.append(threading.current_thread().name)
+        return ScriptedPolicy(list(REMOVE_CAR))
+
+    monkeypatch.setattr(backends, "get_backend", fake_backend)
+    video, twin = case
+    off = RiverAgent(AgentConfig(strategy="free", progress=False, adapter="none", preload_policy=False))
+    assert off.edit(video, "remove the red car", tmp_path / "a.mp4").ok
+    given = RiverAgent(AgentConfig(strategy="free", progress=False, adapter="none"))
+    assert given.edit(video, "remove the red car", tmp_path / "b.mp4", twin=twin).ok
+    assert len(built_in) == 2 and "river-preload-policy" not in built_in  # built by the reason stage itself
+    assert "startup_preload_ms" not in off.startup
