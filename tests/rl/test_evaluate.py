@@ -36,7 +36,7 @@ def test_rows_say_whether_any_sampled_program_had_the_answer(item):
     other = next(i for i in item.load_twin().object_ids() if i != t)
     right = rollout_row(_item(item, 1), _trace(t, [[t], [other], None], op), judge)
     assert right["on_target"] and right["right_ids"] and right["any_sample_right"]
-    assert (right["samples"], right["samples_ok"]) == (3, 2)
+    assert (right["samples"], right["samples_ok"], right["samples_right"]) == (3, 2, 1)
     # the vote went to [1] although one program printed [2]: a better vote could have been on target
     outvoted = rollout_row(_item(item, 2), _trace(other, [[other], [other], [t]], op), judge)
     assert not outvoted["on_target"] and outvoted["any_sample_right"]
@@ -48,6 +48,7 @@ def test_rows_say_whether_any_sampled_program_had_the_answer(item):
     s = summarize([right, outvoted, missed])
     assert s["all"]["on_target"] == 0.333 and s["all"]["any_sample_right"] == 0.667
     assert s["L2"]["any_sample_right"] == 0.5 and s["L1"]["sample_ok"] == 0.667
+    assert s["all"]["sample_right"] == 0.222 and s["L2"]["sample_right"] == 0.167  # 2 of 9 programs; 1 of 6
     assert s["held-out"]["n"] == 1 and s["seen"]["n"] == 2
 
 
