@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         perception: str = typer.Option("classical", "--perception", help="Preset: classical or foundation."),
         segmenter: str | None = typer.Option(None, help="Segmenter/tracker: classical or sam2."),
         categoriser: str | None = typer.Option(None, help="Categoriser: classical or owlv2."),
+        min_category_confidence: float | None = typer.Option(
+            None, help="Classical: below this a track is called 'object' (default 0.5; 0 always names a kind)."
+        ),
         depth: str | None = typer.Option(None, help="Depth: classical or depth-anything."),
         describer: str | None = typer.Option(None, help="Describer: none, template, qwen2.5-vl or litellm."),
         sam2_checkpoint: str | None = typer.Option(None, help="SAM 2 checkpoint path."),
@@ -55,6 +58,7 @@ def register(app: typer.Typer) -> None:
             perception,
             segmenter=segmenter,
             categoriser=categoriser,
+            min_category_confidence=min_category_confidence,
             depth=depth,
             describer=describer,
             sam2_checkpoint=sam2_checkpoint,

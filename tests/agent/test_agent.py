@@ -149,19 +149,26 @@ def test_embedded_default_reasons_through_sampled_programs(tmp_path):
     assert edit and res.ops and res.ops[0]["op"] == "resize"
 
 
-def test_policy_is_built_in_the_background_while_perception_runs(case, tmp_path, monkeypatch):
+@pytest.fixture
+def built_in(monkeypatch) -> list[str]:
+    """Replace the backend factory by one that hands out the scripted policy and records the thread it ran in."""
     import threading
 
     import river_agent.backends as backends
-    from river_agent.commands.edit import startup_line
 
-    built_in: list[str] = []
+    names: list[str] = []
 
     def fake_backend(cfg):
-        built_in.append(threading.current_thread().name)
+        names.append(threading.current_thread().name)
         return ScriptedPolicy(list(REMOVE_CAR))
 
     monkeypatch.setattr(backends, "get_backend", fake_backend)
+    return names
+
+
+def test_policy_is_built_in_the_background_while_perception_runs(case, tmp_path, built_in):
+    from river_agent.commands.edit import startup_line
+
     video, _ = case
     a = RiverAgent(AgentConfig(strategy="free", progress=False, adapter="none"))
     res = a.edit(video, "remove the red car", tmp_path / "p.mp4")
@@ -192,18 +199,7 @@ def test_a_policy_that_fails_to_load_in_the_background_is_a_clear_error(case, tm
     assert not (tmp_path / "f.mp4").exists()
 
 
-def test_no_preload_when_switched_off_or_the_twin_is_given(case, tmp_path, monkeypatch):
-    import threading
-
-    import river_agent.backends as backends
-
-    built_in: list[str] = []
-
-    def fake_backend(cfg):
-        built_in.append(threading.current_thread().name)
-        return ScriptedPolicy(list(REMOVE_CAR))
-
-    monkeypatch.setattr(backends, "get_backend", fake_backend)
+def test_no_preload_when_switched_off_or_the_twin_is_given(case, tmp_path, built_in):
     video, twin = case
     off = RiverAgent(AgentConfig(strategy="free", progress=False, adapter="none", preload_policy=False))
     assert off.edit(video, "remove the red car", tmp_path / "a.mp4").ok

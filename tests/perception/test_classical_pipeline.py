@@ -87,3 +87,17 @@ def test_bad_inputs(tmp_path):
         get_perception("nope")
     with pytest.raises(RiverError, match="sam2-checkpoint"):
         get_perception("classical", segmenter="sam2")
+
+
+def test_instances_carry_the_category_confidence(scene):
+    _, twin, _ = scene
+    for frame in twin.frames:
+        for inst in frame.instances:
+            conf = inst.model_extra["category_confidence"]
+            assert 0.0 <= conf <= 1.0
+            if "category_guess" in inst.model_extra:  # a guess is kept only where the category went generic
+                assert inst.category == "object" and conf < 0.5
+            elif inst.category != "object":
+                assert conf >= 0.5
+    confs = [i.model_extra["category_confidence"] for f in twin.frames for i in f.instances]
+    assert min(confs) > 0.5  # every drawn object is of a kind the scene's classifier knows

@@ -68,3 +68,50 @@ def test_tiny_or_empty_masks_have_no_shape():
     assert ShapeClassifier().classify(np.ones((5, 5), bool)) == ("object", float("inf"))
     with pytest.raises(ValueError):
         kind_shape([np.ones((4, 4), bool)])
+
+
+def _views(kind: str, heights=(40, 50, 60, 70)) -> list:
+    """A track of one object: single-region frames of its silhouette at a few sizes, off the frame border."""
+    from river_agent.tools.perception.base import Region, SegmentedFrame
+
+    frames = []
+    for t, h in enumerate(heights):
+        m = silhouette(kind, *shape_size(kind, h), 1).astype(bool)
+        canvas = np.zeros((200, 300), bool)
+        canvas[20 : 20 + m.shape[0], 30 : 30 + m.shape[1]] = m
+        r = Region.from_crop(1, canvas, 0, 0)
+        frames.append(SegmentedFrame(t=t, frame=canvas, label_map=canvas.astype(np.uint16), regions={1: r}))
+    return frames[::-1]  # largest first: every view is near the largest size
+
+
+def test_a_kind_without_templates_is_called_object_with_a_low_confidence_and_a_guess():
+    from river_agent.tools.perception.classical.categoriser import ShapeCategoriser
+
+    heights = (14, 20, 28, 40, 60, 90)
+    no_car = {k: [silhouette(k, *shape_size(k, h), f) for h in heights for f in (1, -1)] for k in KINDS}
+    no_car.pop("car")
+    clf = ShapeClassifier.from_examples(no_car)
+
+    def categorise(kind: str, **kw) -> tuple[str, float, str]:
+        cat = ShapeCategoriser(every=1, classifier=clf, **kw)
+        for seg in _views(kind):
+            cat.observe(seg)
+        return cat.categories()[1], cat.confidences()[1], cat.guesses()[1]
+
+    label, conf, guess = categorise("car")
+    assert label == "object" and conf < 0.5 and guess == "truck"  # nearest known kind, kept as the guess
+    assert categorise("car", min_confidence=0.0)[0] == "truck"  # the old behaviour: always name a kind
+    label, conf, _ = categorise("truck")
+    assert label == "truck" and conf > 0.9
+    label, conf, _ = categorise("person")
+    assert label == "person" and conf > 0.9
+
+
+def test_the_confidence_threshold_is_a_perception_option():
+    from river_agent.errors import RiverError
+    from river_agent.tools.perception import get_perception
+
+    assert get_perception("classical").categoriser.min_confidence == 0.5
+    assert get_perception("classical", min_category_confidence=0.0).categoriser.min_confidence == 0.0
+    with pytest.raises(RiverError, match="min_category_confidence"):
+        get_perception("classical", min_category_confidence=1.5)

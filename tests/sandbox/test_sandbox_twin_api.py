@@ -121,3 +121,14 @@ def test_overtakes_needs_the_same_direction():
     assert leftwards["overtakes"](1, 2)
     behind = build_api(_moving_twin([0, 10, 20, 30], [40, 50, 60, 70]))
     assert not behind["overtakes"](1, 2)
+
+
+def test_find_falls_back_to_perceptions_guess_only_when_nothing_is_called_that():
+    twin = _moving_twin([0, 20, 40, 60], [30, 35, 40, 45])
+    for frame in twin["frames"]:
+        frame["instances"][1].update(category="object", category_guess="truck", category_confidence=0.3)
+    api = build_api(twin)
+    assert api["find"]("truck") == [2]  # nothing is called a truck: the object perception guessed to be one
+    assert api["find"]("car") == [1]  # something is called a car: guesses are not consulted
+    assert api["find"]("dog") == [] and api["find"]("object") == [2]
+    assert api["obj"](2)["category_guess"] == "truck" and "category_guess" not in api["obj"](1)

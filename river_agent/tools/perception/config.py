@@ -20,6 +20,13 @@ class PerceptionConfig:
 
     segmenter: str = field(default="classical", metadata={"help": f"Instance masks + tracking: {SEGMENTERS}."})
     categoriser: str = field(default="classical", metadata={"help": f"Object categories: {CATEGORISERS}."})
+    min_category_confidence: float = field(
+        default=0.5,
+        metadata={
+            "help": "Classical categoriser: below this confidence a track is called 'object' (its best kind "
+            "kept as category_guess); 0 always names the nearest kind."
+        },
+    )
     depth: str = field(default="classical", metadata={"help": f"Relative depth: {DEPTHS}."})
     describer: str = field(default="template", metadata={"help": f"Free-text descriptions: {DESCRIBERS}."})
     device: str = field(default="cpu", metadata={"help": "Torch device for model backends (cpu, cuda, cuda:1)."})
@@ -60,6 +67,8 @@ class PerceptionConfig:
         for option, needed in needs.items():
             if needed and not getattr(self, option):
                 raise RiverError(f"--{option.replace('_', '-')} is required by the chosen perception backends")
+        if not 0.0 <= self.min_category_confidence <= 1.0:
+            raise RiverError(f"min_category_confidence must be in [0, 1], got {self.min_category_confidence}")
         return self
 
 

@@ -88,6 +88,9 @@ class Perception:
             result = self.segmenter.result()
             id_map = result.id_map
             categories = self.categoriser.categories()
+            # optional: how sure the categoriser is of each track, and its best guess where it said 'object'
+            confidences = getattr(self.categoriser, "confidences", dict)()
+            guesses = getattr(self.categoriser, "guesses", dict)()
             depths = self.depth.depths(result.occlusions, id_map)
             objects = {}
             # several raw ids may form one object (pieces the segmenter joined later): the most seen one speaks
@@ -111,7 +114,12 @@ class Perception:
                     text = self.describer.describe(view.rgb, view.mask, category, attributes)
                     if text:
                         attributes["description"] = text
-                objects[raw] = (fid, category, attributes)
+                sure: dict[str, object] = {}
+                if raw in confidences:
+                    sure["category_confidence"] = confidences[raw]
+                    if category == "object" and guesses.get(raw, "object") != "object":
+                        sure["category_guess"] = guesses[raw]
+                objects[raw] = (fid, category, attributes, sure)
             for raw in weight:
                 fid = id_map.get(raw, raw)
                 if fid and raw not in objects:
@@ -120,7 +128,7 @@ class Perception:
             for t, frame_seen in enumerate(seen):
                 instances = []
                 for s in _joined(frame_seen, objects):
-                    fid, category, attributes = objects[s.raw_id]
+                    fid, category, attributes, sure = objects[s.raw_id]
                     spatial = Spatial(
                         x=round(s.x, 2),
                         y=round(s.y, 2),
@@ -135,6 +143,7 @@ class Perception:
                             attributes=dict(attributes),
                             mask=f"{mask_filename(t)}#{fid}",
                             spatial=spatial,
+                            **sure,
                         )
                     )
                 frames.append(Frame(t=t, mask=mask_filename(t), instances=sorted(instances, key=lambda i: i.id)))
@@ -146,7 +155,7 @@ class Perception:
                 perception=self.name,
             )
             lut = np.zeros(max([0, *id_map.keys(), *(s.raw_id for f in seen for s in f)]) + 1, np.uint16)
-            for raw, (fid, _, _) in objects.items():
+            for raw, (fid, *_) in objects.items():
                 lut[raw] = fid
             save_twin(
                 twin, out_dir, label_maps=self._remapped(tmpdir, len(frames), lut, (info.height, info.width))

@@ -39,7 +39,7 @@ def build_categoriser(cfg: PerceptionConfig):
         return Owlv2Categoriser(det)
     from river_agent.tools.perception.classical.categoriser import ShapeCategoriser
 
-    return ShapeCategoriser()
+    return ShapeCategoriser(min_confidence=cfg.min_category_confidence)
 
 
 def build_depth(cfg: PerceptionConfig):

@@ -126,6 +126,9 @@ class TwinIndex:
                 category = str(inst.get("category", "object"))
                 visible.append(Record({"id": oid, "category": category, "attributes": attrs, **pos}))
                 first.setdefault(oid, {"category": category, "attributes": attrs})
+                if inst.get("category_guess") and "category_guess" not in first[oid]:
+                    # perception could not tell, but this kind fitted best (see find)
+                    first[oid] = {**first[oid], "category_guess": str(inst["category_guess"])}
             self.frames[t] = tuple(sorted(visible, key=lambda r: r["id"]))
         for oid, track in self.tracks.items():
             ts = tuple(sorted(track))
@@ -394,15 +397,22 @@ def build_api(twin: Mapping[str, Any]) -> dict[str, Any]:
         return ahead[0] < 0 < ahead[-1]
 
     def find(category: str | None = None, **attributes: Any) -> list[int]:
-        out = []
-        for oid in ix.ids:
-            info = ix.info[oid]
-            if category is not None and info["category"].lower() != str(category).lower():
-                continue
-            attrs = info["attributes"]
-            if all(str(attrs.get(k, "")).lower() == str(v).lower() for k, v in attributes.items()):
-                out.append(oid)
-        return out
+        def matching(field: str) -> list[int]:
+            out = []
+            for oid in ix.ids:
+                info = ix.info[oid]
+                if category is not None and str(info.get(field, "")).lower() != str(category).lower():
+                    continue
+                attrs = info["attributes"]
+                if all(str(attrs.get(k, "")).lower() == str(v).lower() for k, v in attributes.items()):
+                    out.append(oid)
+            return out
+
+        found = matching("category")
+        if not found and category is not None:
+            # nothing is called that: fall back to objects perception could only guess to be one
+            found = matching("category_guess")
+        return found
 
     bench = BenchDefinitions(ix)
 

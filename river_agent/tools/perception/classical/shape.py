@@ -165,14 +165,20 @@ class ShapeClassifier:
 
     def classify(self, mask: np.ndarray) -> tuple[str, float]:
         """(label, score) of a bool silhouette: 'object' when the nearest kind is too far, score inf if tiny."""
+        label, score, _ = self.classify_with_miss(mask)
+        return label, score
+
+    def classify_with_miss(self, mask: np.ndarray) -> tuple[str, float, float]:
+        """(label, score, template miss) of a bool silhouette; the miss (1 - soft IoU with the best kind's
+        nearest template) says how well the outline fits any kind known at all (1.0 if tiny)."""
         shape = shape_of(mask)
         if shape is None or not self.labels:
-            return "object", float("inf")
+            return "object", float("inf"), 1.0
         desc, temp = shape
         moment = np.array([np.sqrt((((p - desc[None]) / _SCALE) ** 2).sum(1)).min() for p in self.protos])
         miss = 1.0 - np.array([soft_iou(temp, t).max() for t in self.templates])
         score = miss + self.aspect_weight * np.abs(log_aspect(mask) - self.aspects) + self.moment_weight * moment
         k = int(np.argmin(score))
         if moment[k] > self.max_distance or miss[k] > self.max_template_miss:
-            return "object", float(score[k])
-        return self.labels[k], float(score[k])
+            return "object", float(score[k]), float(miss[k])
+        return self.labels[k], float(score[k]), float(miss[k])

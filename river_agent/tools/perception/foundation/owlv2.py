@@ -91,6 +91,7 @@ class Owlv2Categoriser:
     def __init__(self, detector: Owlv2Detector, every: int = 8, min_iou: float = 0.3) -> None:
         self.detector, self.every, self.min_iou = detector, every, min_iou
         self.votes: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.looks: dict[int, int] = defaultdict(int)  # detector runs that saw the track
         self.seen: set[int] = set()
 
     def observe(self, seg: SegmentedFrame) -> None:
@@ -100,9 +101,15 @@ class Owlv2Categoriser:
         self.seen.update(seg.regions)
         dets = self.detector.detect(seg.frame)
         for oid, r in seg.regions.items():
+            self.looks[oid] += 1
             best = max(dets, key=lambda d: box_iou(d.box, r.bbox), default=None)
             if best is not None and box_iou(best.box, r.bbox) >= self.min_iou:
                 self.votes[oid][best.label] += best.score
 
     def categories(self) -> dict[int, str]:
         return {oid: max(v, key=v.get) for oid, v in self.votes.items() if v}
+
+    def confidences(self) -> dict[int, float]:
+        """Per track, the winning label's detection score averaged over every look (a look without a matching
+        box counts 0)."""
+        return {oid: round(max(v.values()) / max(self.looks[oid], 1), 3) for oid, v in self.votes.items() if v}
