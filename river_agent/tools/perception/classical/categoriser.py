@@ -3,9 +3,11 @@
 The shape templates know only the kinds they were built from. A thing of another kind still lands nearest to
 *some* kind (a cyclist to ``person``, a bus to ``truck``), but its outline fits that kind's templates clearly
 worse than the kind's own members do. So besides the vote each track gets a confidence from how well its
-best-fitting winning views fit (a low percentile of the template misses of the views that voted for the winner:
-an object occluded in most frames still shows its outline in some), and a track below
+best-fitting winning views fit (a low percentile of the template misses of the views that voted for the
+winner: an object occluded in most frames still shows its outline in some), and a track below
 ``min_confidence`` is called ``object``: the categoriser says it cannot tell rather than name a wrong kind.
+Below 20 px a side coarse outlines of known kinds fit as badly as unknown ones, so small tracks get a wider
+band and at most ``small_cap``: named, but not sure.
 """
 
 from __future__ import annotations
@@ -30,11 +32,25 @@ class FitConfidence:
     sure_miss: float = field(default=0.10, metadata={"help": "template miss at or below which the fit is sure."})
     unsure_miss: float = field(default=0.25, metadata={"help": "template miss at which confidence is 0."})
     percentile: float = field(default=10.0, metadata={"help": "which of the winning views' misses counts."})
+    small_side: int = field(
+        default=20, metadata={"help": "px: tracks whose views are never this wide and tall count as small."}
+    )
+    small_slack: float = field(
+        default=0.20, metadata={"help": "added to both misses for small tracks (coarse outlines fit worse)."}
+    )
 
-    def __call__(self, misses: list[float]) -> float:
+    small_cap: float = field(
+        default=0.6, metadata={"help": "most confidence a small track gets (its outline rules out little)."}
+    )
+
+    def __call__(self, misses: list[float], side: int = 10**6) -> float:
+        """``misses`` of the winning views; ``side`` the largest min(width, height) among them (px)."""
         m = float(np.percentile(misses, self.percentile)) if misses else 1.0
+        small = side < self.small_side
+        slack = self.small_slack if small else 0.0
         span = max(self.unsure_miss - self.sure_miss, 1e-6)
-        return float(np.clip((self.unsure_miss - m) / span, 0.0, 1.0))
+        conf = float(np.clip((self.unsure_miss + slack - m) / span, 0.0, 1.0))
+        return min(conf, self.small_cap) if small else conf
 
 
 class ShapeCategoriser:
@@ -58,6 +74,7 @@ class ShapeCategoriser:
         self.max_size: dict[int, int] = defaultdict(int)
         self.votes: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.misses: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.side: dict[int, int] = defaultdict(int)  # largest min(width, height) of a voting view
 
     def observe(self, seg: SegmentedFrame) -> None:
         h, w = seg.label_map.shape
@@ -73,6 +90,7 @@ class ShapeCategoriser:
                 continue
             self.votes[oid][label] += r.size / (1.0 + self.score_weight * score)
             self.misses[oid][label].append(miss)
+            self.side[oid] = max(self.side[oid], min(x1 - x0, y1 - y0))
 
     def _best(self, oid: int) -> tuple[str, float]:
         """The winning label of a track and its confidence (how well the winning views fit that kind). The vote
@@ -82,7 +100,7 @@ class ShapeCategoriser:
         label = max(v, key=v.get)
         if label == GENERIC:
             return label, 0.0
-        return label, self.fit(self.misses[oid][label])
+        return label, self.fit(self.misses[oid][label], self.side[oid])
 
     def categories(self) -> dict[int, str]:
         out = {}
