@@ -82,13 +82,25 @@ def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
         fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS)
         width, height = stream.codec_context.width, stream.codec_context.height
         n = stream.frames
-    if count_frames or not n:  # count by decoding every frame (kept in the frame cache when they fit)
-        n = sum(1 for _ in iter_frames(path))
+    if count_frames or not n:
+        n = _count_frames(path, n, width * height * 3)
     if n == 0:
         raise VideoError(f"{path}: the video has no frames")
     if width <= 0 or height <= 0:
         raise VideoError(f"{path}: the video has no frame size")
     return VideoInfo(str(path), fps, width, height, n)
+
+
+def _count_frames(path: Path, header_count: int, frame_bytes: int) -> int:
+    """Frames of a video file, counted by decoding. A video the frame cache will keep is decoded to RGB through
+    ``iter_frames`` (so the next read is free); any other is only decoded, never converted."""
+    if 0 < header_count * frame_bytes <= budget_bytes():  # the same test iter_frames keeps frames by
+        return sum(1 for _ in iter_frames(path))
+    with _open(path) as container:
+        try:
+            return sum(1 for _ in container.decode(video=0))
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{path}: the video is corrupt or truncated ({exc})") from exc
 
 
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
@@ -116,7 +128,8 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     container = _open(path)
     stream = container.streams.video[0]
     frame_bytes = stream.codec_context.width * stream.codec_context.height * 3
-    keep: list[np.ndarray] | None = [] if 0 < stream.frames * frame_bytes <= budget_bytes() else None
+    budget = budget_bytes()
+    keep: list[np.ndarray] | None = [] if 0 < stream.frames * frame_bytes <= budget else None
     count = 0
     try:
         for frame in container.decode(stream):
@@ -127,7 +140,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
             rgb = rgb if rgb.base is None else rgb.copy()
             if keep is not None:
                 keep.append(rgb.copy())
-                if len(keep) * frame_bytes > budget_bytes():  # the header undercounted: do not keep
+                if len(keep) * frame_bytes > budget:  # the header undercounted: do not keep
                     keep = None
             yield rgb
     except av.error.FFmpegError as exc:

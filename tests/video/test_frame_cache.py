@@ -77,3 +77,13 @@ def test_least_recently_used_video_leaves_first(tmp_path, monkeypatch):
     read_frames(b)
     assert FRAMES.get(frame_cache.cache_key(a)) is None
     assert FRAMES.get(frame_cache.cache_key(b)) is not None
+
+
+def test_probing_counts_frames_and_fills_the_cache_only_with_a_video_it_keeps(tmp_path, monkeypatch):
+    path = write_video(tmp_path / "v.mp4", _frames(), fps=24, quality="lossless")
+    monkeypatch.setenv("RIVER_FRAME_CACHE_MB", "0.01")  # too small for the video: counted, not kept
+    assert probe_video(path).num_frames == 6
+    assert FRAMES.get(frame_cache.cache_key(path)) is None
+    monkeypatch.setenv("RIVER_FRAME_CACHE_MB", "1")
+    assert probe_video(path).num_frames == 6
+    assert len(FRAMES.get(frame_cache.cache_key(path))) == 6  # the edit's next read is free
