@@ -8,6 +8,7 @@ import pytest
 
 from river_agent.tools.perception import Perception
 from river_agent.tools.perception.base import Region
+from river_agent.tools.perception.classical.appearance_check import ring_contrast, shape_stability
 from river_agent.tools.perception.classical.categoriser import ShapeCategoriser
 from river_agent.tools.perception.classical.depth import PositionOcclusionDepth
 from river_agent.tools.perception.classical.motion_check import relative_flows
@@ -86,6 +87,17 @@ def test_moving_object_is_one_track_and_nothing_else(panned):
         ious.append((m & gt).sum() / max((m | gt).sum(), 1))
     assert np.mean(ious) > 0.85
     assert sum(1 for f in loaded.frames if f.instances) >= N - 2
+
+
+@pytest.mark.parametrize("salient", [True, False])
+def test_a_salient_track_survives_the_size_test(panned, salient, tmp_path):
+    """The red disc (2.5% of the frame) fails a size test asking for 5%; standing out from its surroundings
+    (contrast, stable outline) while moving against them keeps it, unless that path is switched off."""
+    root, _, _, _ = panned
+    cfg = StabiliseConfig(min_area_moving=0.05, keep_salient=salient)
+    seg = StabilisedSegmenter(stabilise=cfg)
+    twin = _perception(seg).run(root / "pan.mp4", tmp_path / "twin", progress=False)
+    assert len(twin.object_ids()) == (1 if salient else 0)
 
 
 def test_without_compensation_the_pan_breaks_the_twin(panned):
@@ -264,3 +276,38 @@ def test_relative_flow_separates_own_motion_from_moving_with_the_surroundings():
     flows = relative_flows(prev, cur, regions, fg)
     assert abs(flows[1][0] - 3.0) < 0.5 and abs(flows[1][1]) < 0.5, flows  # own motion minus the surroundings'
     assert np.hypot(*flows[2]) < 0.3, flows  # moves exactly like its surroundings
+
+
+def _box_region(rid: int, x0: int, y0: int, crop: np.ndarray) -> Region:
+    region = Region.from_crop(rid, crop, x0, y0)
+    assert region is not None
+    return region
+
+
+def test_ring_contrast_tells_a_thing_in_front_from_a_piece_of_background():
+    rng = np.random.default_rng(1)
+    frame = (100 + rng.normal(0, 8, (80, 120, 3))).clip(0, 255).astype(np.uint8)
+    frame[20:40, 20:40] = (200, 60, 40)  # a red square in front of grey texture
+    fg = np.zeros((80, 120), bool)
+    fg[20:40, 20:40] = True
+    fg[30:50, 70:90] = True  # a blob made of the background itself (misregistration)
+    square = _box_region(1, 20, 20, np.ones((20, 20), bool))
+    ghost = _box_region(2, 70, 30, np.ones((20, 20), bool))
+    assert ring_contrast(frame, square, fg) > 90
+    assert ring_contrast(frame, ghost, fg) < 10
+    # the ring leaves other blobs out: a red neighbour touching the ghost does not raise its contrast
+    frame[30:50, 90:110] = (200, 60, 40)
+    fg[30:50, 90:110] = True
+    assert ring_contrast(frame, ghost, fg) < 10
+    tiny = _box_region(3, 5, 5, np.ones((3, 3), bool))
+    assert ring_contrast(frame, tiny, fg) is None  # too few pixels to say
+
+
+def test_shape_stability_aligns_centroids_and_sees_a_changing_outline():
+    disc = np.zeros((21, 21), np.uint8)
+    cv2.circle(disc, (10, 10), 9, 1, -1)
+    a = _box_region(1, 10, 10, disc > 0)
+    moved = _box_region(1, 47, 23, disc > 0)  # the same disc 37 px right, 13 px down
+    assert shape_stability(a, moved) == pytest.approx(1.0)
+    bar = _box_region(1, 0, 14, np.ones((4, 40), bool))  # a sliver about where the disc was: another outline
+    assert shape_stability(a, bar) < 0.3

@@ -29,10 +29,12 @@ import numpy as np
 
 from river_agent.tools.perception.base import (
     Occlusion,
+    Region,
     SegmentationResult,
     SegmentedFrame,
     regions_from_label_map,
 )
+from river_agent.tools.perception.classical.appearance_check import ring_contrast, shape_stability
 from river_agent.tools.perception.classical.motion_check import relative_flows
 from river_agent.tools.perception.classical.segmenter import ClassicalSegmenter, ClassicalSegmenterConfig
 from river_agent.video.camera import CameraMotionConfig, CameraMotionEstimator, CameraPath
@@ -69,6 +71,29 @@ class StabiliseConfig:
     min_travel_moving: float = field(
         default=0.5,
         metadata={"help": "Moving camera: drop tracks that never move this many sizes (sqrt area) in the canvas."},
+    )
+    keep_salient: bool = field(
+        default=True,
+        metadata={
+            "help": "Moving camera: keep a track that fails the size/presence/travel/motion tests when it stands "
+            "out from its surroundings (colour contrast and a stable shape) and moves against them in at least "
+            "salient_moving_share of its frames."
+        },
+    )
+    salient_contrast: float = field(
+        default=40.0,
+        metadata={
+            "help": "Stands out: median colour difference to the background ring around the track (max over "
+            "RGB channels of the median difference, 0-255) at least this."
+        },
+    )
+    salient_shape_stability: float = field(
+        default=0.5,
+        metadata={"help": "Stands out: median mask IoU with the previous frame's (centroids aligned) >= this."},
+    )
+    salient_moving_share: float = field(
+        default=0.3,
+        metadata={"help": "A salient track must move against its surroundings in at least this share of frames."},
     )
     threshold_moving: int = field(
         default=0,
@@ -109,6 +134,8 @@ class _Obs:
     area: float  # frame px
     thickness: float  # frame px
     rel: tuple[float, float] | None  # own flow minus the background ring's (frame px / frame), None: unmeasured
+    contrast: float | None  # colour difference to the background ring (0-255), None: unmeasured
+    shape: float | None  # mask IoU with the previous frame's, centroids aligned; None: not seen just before
 
 
 @dataclass
@@ -231,11 +258,13 @@ class StabilisedSegmenter:
         self.path: CameraPath | None = None
         self._parts: list[tuple[int, int, ClassicalSegmenter]] = []  # (first frame, id offset, segmenter)
         self._observed: dict[int, list[_Obs]] = {}  # moving-camera tracks: raw id -> per-frame measurements
+        self._last_region: dict[int, tuple[int, Region]] = {}  # raw id -> (frame, canvas region) last seen
         self._frame_area = 1
 
     def segment(self, video: Path, info: VideoInfo) -> Iterator[SegmentedFrame]:
         self._parts = []
         self._observed = {}
+        self._last_region = {}
         self.path = None
         if not self.stab.enabled:
             yield from self._plain(video, info, None)
@@ -275,10 +304,15 @@ class StabilisedSegmenter:
             res = seg.result()
             drop = {raw for raw in seg.tracks if raw + offset in self._observed and self._spurious(raw + offset)}
             members: dict[int, list[int]] = {}  # final id -> its raw tracks (a track re-identified after a gap)
+            everyone: dict[int, list[int]] = {}  # the same with the raw tracks ``_spurious`` dropped
             for raw, v in res.id_map.items():
-                if v and raw not in drop and raw + offset in self._observed:
-                    members.setdefault(v, []).append(raw + offset)
-            still = {v for v, raws in members.items() if not self._moves(raws)}
+                if v and raw + offset in self._observed:
+                    everyone.setdefault(v, []).append(raw + offset)
+                    if raw not in drop:
+                        members.setdefault(v, []).append(raw + offset)
+            salient = {v for v, raws in everyone.items() if self._salient(raws)}
+            drop -= {raw for raw, v in res.id_map.items() if v in salient}
+            still = {v for v, raws in members.items() if v not in salient and not self._moves(raws)}
             drop |= {raw for raw, v in res.id_map.items() if v in still}
             finals = sorted({v for raw, v in res.id_map.items() if v and raw not in drop})
             renum = {v: next_final + i for i, v in enumerate(finals)}
@@ -292,16 +326,41 @@ class StabilisedSegmenter:
                 )
         return SegmentationResult(id_map=id_map, occlusions=occlusions)
 
-    def _moves(self, raws: list[int]) -> bool:
-        """Whether a moving-camera track moves against its surroundings (relative flow above ``rel_speed_px``)
-        in at least ``min_moving_share`` of its measured frames."""
-        if self.stab.min_moving_share <= 0:
-            return True
+    def _moving_share(self, raws: list[int]) -> float:
+        """Share of a moving-camera track's measured frames in which it moves against its surroundings (relative
+        flow above ``rel_speed_px``); 0 when never measured."""
         rel = [o.rel for raw in raws for o in self._observed[raw] if o.rel is not None]
         if not rel:
-            return False
+            return 0.0
         speed = np.linalg.norm(np.asarray(rel, np.float64), axis=1)
-        return float(np.mean(speed > self.stab.rel_speed_px)) >= self.stab.min_moving_share
+        return float(np.mean(speed > self.stab.rel_speed_px))
+
+    def _moves(self, raws: list[int]) -> bool:
+        """Whether a moving-camera track moves against its surroundings in at least ``min_moving_share`` of its
+        measured frames."""
+        if self.stab.min_moving_share <= 0:
+            return True
+        return self._moving_share(raws) >= self.stab.min_moving_share
+
+    def _salient(self, raws: list[int]) -> bool:
+        """Whether a track is kept whatever the size and motion tests say: it stands out from its surroundings
+        and moves against them in at least ``salient_moving_share`` of its frames."""
+        st = self.stab
+        return st.keep_salient and self._stands_out(raws) and self._moving_share(raws) >= st.salient_moving_share
+
+    def _stands_out(self, raws: list[int]) -> bool:
+        """Whether a moving-camera track looks like a thing in front of the background (see
+        :mod:`.appearance_check`): its median colour contrast to the ring around it reaches ``salient_contrast``
+        and its median frame-to-frame shape IoU ``salient_shape_stability``."""
+        obs = [o for raw in raws for o in self._observed[raw]]
+        contrast = [o.contrast for o in obs if o.contrast is not None]
+        shape = [o.shape for o in obs if o.shape is not None]
+        return bool(
+            contrast
+            and shape
+            and float(np.median(contrast)) >= self.stab.salient_contrast
+            and float(np.median(shape)) >= self.stab.salient_shape_stability
+        )
 
     def _spurious(self, raw: int) -> bool:
         """A moving-camera track too small, too intermittent, or fixed to the background (misregistration)."""
@@ -322,6 +381,7 @@ class StabilisedSegmenter:
         self,
         regions: dict,
         foreground: np.ndarray,
+        canvas: np.ndarray,
         grey: np.ndarray,
         prev: np.ndarray | None,
         plan: _Plan,
@@ -338,6 +398,9 @@ class StabilisedSegmenter:
         for tid, r in regions.items():
             dist = cv2.distanceTransform(np.pad(r.crop, 1).astype(np.uint8), cv2.DIST_L2, 3)
             rel = flows.get(tid)
+            seen = self._last_region.get(tid + offset)
+            shape = shape_stability(seen[1], r) if seen is not None and seen[0] == t - 1 else None
+            self._last_region[tid + offset] = (t, r)
             self._observed.setdefault(tid + offset, []).append(
                 _Obs(
                     t=t,
@@ -347,6 +410,8 @@ class StabilisedSegmenter:
                     area=r.size / plan.scale**2,
                     thickness=2.0 * float(dist.max()) / plan.scale,
                     rel=None if rel is None else (rel[0] / plan.scale, rel[1] / plan.scale),
+                    contrast=ring_contrast(canvas, r, foreground),
+                    shape=shape,
                 )
             )
 
@@ -430,6 +495,7 @@ class StabilisedSegmenter:
                 spread, _ = masked_median(dev, valid)
         originals: list[np.ndarray] = []
         greys: list[np.ndarray] = []  # canvas frames (grey) not yet matched with the segmenter's output
+        canvases: list[np.ndarray] = []  # the same canvas frames in colour
         band: tuple[np.ndarray, np.ndarray] | None = None
 
         def canvas_frames() -> Iterator[np.ndarray]:
@@ -451,6 +517,7 @@ class StabilisedSegmenter:
                 # the model closest to the frame, so residual misregistration along edges is not foreground
                 model.background = np.clip(out, band[0], band[1])
                 greys.append(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))
+                canvases.append(out)
                 yield out
 
         seg._sample_frames = lambda _video, _info: stack  # type: ignore[method-assign]
@@ -462,14 +529,15 @@ class StabilisedSegmenter:
         for out in seg.segment(Path(info.path), sub):
             frame = originals.pop(0) if originals else None
             grey = greys.pop(0) if greys else None
+            canvas = canvases.pop(0) if canvases else None
             t = plan.start + out.t
             if frame is None:
                 continue
             if plan.identity:
                 labels = out.label_map
             else:
-                assert grey is not None
-                self._observe(out.regions, out.label_map > 0, grey, prev, plan, t, offset)
+                assert grey is not None and canvas is not None
+                self._observe(out.regions, out.label_map > 0, canvas, grey, prev, plan, t, offset)
                 prev = grey
                 m = plan.to_canvas[out.t]
                 labels = cv2.warpPerspective(
