@@ -1,10 +1,13 @@
 """Benchmark perception on RVE-Synth cases: accuracy against each case's ground-truth twin, speed and memory.
 
     python scripts/bench_perception.py SUITE_DIR [--perception classical] [--speed-frames 96] [--lengths 1,4,16]
-        [--no-speed]
+        [--no-speed] [--json scores.json]
 
 Accuracy: every case folder under SUITE_DIR with a twin.json is perceived from its video and scored with
-``river_agent.tools.perception.evaluate``. Speed: frames/s of the whole pipeline (decode -> twin on disk) on an
+``river_agent.tools.perception.evaluate``; where a case has the generator's ``scene.json``, ground-truth objects
+are also scored one by one and summed up by how they move in the scene (static, linear, stopping, ...), since a
+background model finds moving and standing things very differently. ``--json`` writes every case's scores
+(per object too) to a file. Speed: frames/s of the whole pipeline (decode -> twin on disk) on an
 832x480 RVE-Synth-style video. Memory: peak RSS of a fresh process perceiving N, 4N and 16N frames (flat = same,
 up to the twin itself, a few KB per object and frame).
 """
@@ -26,22 +29,57 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from river_agent.fsutil import write_text_atomic
 from river_agent.tools.perception import get_perception
 from river_agent.tools.perception.evaluate import evaluate_dirs
 
 METRICS = ("mask_iou", "idf1", "category_accuracy", "centroid_error_px", "depth_order_accuracy")
 
 
-def accuracy(suite: Path, perception: str, console: Console) -> None:
+def _motions(case: Path) -> dict[int, str]:
+    """Ground-truth object id -> its motion in the scene ('static', 'linear', ...), from the case's scene.json."""
+    try:
+        scene = json.loads((case / "scene.json").read_text())
+        return {int(o["id"]): str(o["motion"]) for o in scene.get("objects", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def by_motion(per_object: list[tuple[str, float]]) -> list[tuple[str, int, float, int]]:
+    """(motion, objects, mean mask IoU, objects under 0.2) per motion class, then 'all moving' (not static)."""
+    groups: dict[str, list[float]] = {}
+    for motion, iou in per_object:
+        groups.setdefault(motion, []).append(iou)
+        if motion != "static":
+            groups.setdefault("all moving", []).append(iou)
+    out = []
+    for motion in sorted(groups, key=lambda m: (m == "all moving", m)):
+        v = np.asarray(groups[motion])
+        out.append((motion, int(v.size), float(v.mean()), int((v < 0.2).sum())))
+    return out
+
+
+def by_motion_table(per_object: list[tuple[str, float]]) -> Table:
+    table = Table(title="per ground-truth object, by how it moves in the scene")
+    for c in ("motion", "objects", "mean mask IoU", "IoU < 0.2"):
+        table.add_column(c, justify="right")
+    for motion, n, mean, low in by_motion(per_object):
+        table.add_row(motion, str(n), f"{mean:.3f}", str(low))
+    return table
+
+
+def accuracy(suite: Path, perception: str, console: Console, json_out: Path | None = None) -> None:
     cases = sorted(p for p in suite.iterdir() if (p / "twin.json").exists() and (p / "case.json").exists())
     if not cases:
         console.print(f"[red]no cases with twin.json under {suite}")
         return
     table = Table(title=f"perception '{perception}' vs ground truth ({suite.name}, {len(cases)} cases)")
-    table.add_column("case")
+    table.add_column("case", no_wrap=True)
     for m in (*METRICS, "objects gt/pred", "s"):
         table.add_column(m, justify="right")
     rows = []
+    per_object: list[tuple[str, float]] = []
+    records = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             video = case / json.loads((case / "case.json").read_text()).get("video", "video.mp4")
@@ -50,6 +88,9 @@ def accuracy(suite: Path, perception: str, console: Console) -> None:
             dt = time.perf_counter() - t0
             s = evaluate_dirs(Path(tmp) / case.name, case)
             rows.append([getattr(s, m) for m in METRICS])
+            motions = _motions(case)
+            per_object += [(motions[g], iou) for g, iou in s.object_iou.items() if g in motions]
+            records.append({"case": case.name, "seconds": dt, **s.model_dump(), "motions": motions})
             table.add_row(
                 case.name,
                 *(f"{getattr(s, m):.3f}" for m in METRICS),
@@ -59,6 +100,13 @@ def accuracy(suite: Path, perception: str, console: Console) -> None:
     mean = np.mean(rows, axis=0)
     table.add_row("[bold]mean", *(f"[bold]{v:.4f}" for v in mean), "", "")
     console.print(table)
+    if per_object:
+        console.print(by_motion_table(per_object))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        report = {"suite": str(suite), "perception": perception, "cases": records}
+        write_text_atomic(json_out, json.dumps(report, indent=1))
+        console.print(f"scores written to {json_out}")
 
 
 def _make_video(path: Path, frames: int, seed: int = 3) -> None:
@@ -127,9 +175,10 @@ def main() -> None:
     ap.add_argument("--speed-frames", type=int, default=96)
     ap.add_argument("--lengths", default="1,4,16", help="Video lengths for speed/memory, as multiples of N.")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="Write every case's scores (per object too) here.")
     args = ap.parse_args()
     console = Console()
-    accuracy(args.suite, args.perception, console)
+    accuracy(args.suite, args.perception, console, args.json)
     if not args.no_speed:
         speed(args.perception, args.speed_frames, [int(k) for k in args.lengths.split(",")], console)
 

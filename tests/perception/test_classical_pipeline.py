@@ -62,6 +62,19 @@ def test_colours_named(scene):
     assert colors == {1: "red", 2: "blue", 3: "yellow", 4: "green"}
 
 
+def test_object_iou_scores_each_ground_truth_object(scene, tmp_path):
+    root, _, gts = scene
+    from tests.perception.synth_scenes import write_gt_twin as write
+
+    without_3 = [np.where(lm == 3, 0, lm).astype(np.uint16) for lm in gts]
+    write(tmp_path / "drop", without_3, {1: "ball", 2: "ball", 4: "tree"}, root / "video.mp4")
+    s = evaluate_dirs(tmp_path / "drop", root / "gt")
+    assert set(s.object_iou) == {1, 2, 3, 4}
+    assert s.object_iou[3] == 0.0
+    assert all(s.object_iou[g] == pytest.approx(1.0) for g in (1, 2, 4))
+    assert s.mask_iou < 1.0
+
+
 def test_evaluate_penalises_a_wrong_twin(scene, tmp_path):
     root, _, gts = scene
     from tests.perception.synth_scenes import write_gt_twin as write

@@ -3,6 +3,7 @@
 Predicted ids are matched to ground-truth ids once for the whole video (Hungarian on the number of frames
 where the two masks overlap with IoU >= 0.5, as IDF1 does). Then:
 - mask IoU: per ground-truth instance per frame, IoU with its matched prediction (0 when missing), averaged;
+  ``object_iou`` is the same per ground-truth object (over the frames where it is visible);
 - IDF1: 2 IDTP / (ground-truth instances + predicted instances), IDTP = frames where a matched pair has IoU >= 0.5;
 - category accuracy: share of ground-truth objects whose matched prediction has the same category;
 - centroid error: mean pixel distance between matched centroids over frames where both are visible;
@@ -36,6 +37,7 @@ class PerceptionScores(BaseModel):
     pred_objects: int
     frames: int
     id_map: dict[int, int]  # predicted id -> ground-truth id
+    object_iou: dict[int, float] = {}  # ground-truth id -> its mean mask IoU over the frames it is visible
 
 
 def _pair_counts(
@@ -96,6 +98,7 @@ def evaluate_twins(pred: Twin, gt: Twin) -> PerceptionScores:
         id_map = {pred_ids[r]: gt_ids[c] for r, c in zip(rows, cols, strict=True) if score[r, c] > 0}
     inv = {g: p for p, g in id_map.items()}
     ious, idtp, n_gt_inst, n_pred_inst = [], 0, 0, 0
+    per_object: dict[int, list[float]] = defaultdict(list)
     cents, depth_ok, depth_n = [], 0, 0
     for t, inter, pa, ga in per_frame:
         gf = next(f for f in gt.frames if f.t == t)
@@ -109,6 +112,7 @@ def evaluate_twins(pred: Twin, gt: Twin) -> PerceptionScores:
             c = inter.get((p, g), 0) if p is not None else 0
             iou = c / (pa.get(p, 0) + ga.get(g, 0) - c) if p is not None and (pa.get(p, 0) + ga.get(g, 0)) else 0.0
             ious.append(iou)
+            per_object[g].append(iou)
             if iou >= 0.5:
                 idtp += 1
             pi_inst = pf.instance(p) if (pf is not None and p is not None) else None
@@ -138,6 +142,7 @@ def evaluate_twins(pred: Twin, gt: Twin) -> PerceptionScores:
         pred_objects=len(pred_ids),
         frames=n_frames,
         id_map=id_map,
+        object_iou={g: float(np.mean(v)) for g, v in sorted(per_object.items())},
     )
 
 
