@@ -31,39 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from river_agent.fsutil import write_text_atomic
 from river_agent.tools.perception import get_perception
-from river_agent.tools.perception.evaluate import evaluate_dirs
+from river_agent.tools.perception.evaluate import evaluate_dirs, iou_by_motion, scene_motions
 
 METRICS = ("mask_iou", "idf1", "category_accuracy", "centroid_error_px", "depth_order_accuracy")
-
-
-def _motions(case: Path) -> dict[int, str]:
-    """Ground-truth object id -> its motion in the scene ('static', 'linear', ...), from the case's scene.json."""
-    try:
-        scene = json.loads((case / "scene.json").read_text())
-        return {int(o["id"]): str(o["motion"]) for o in scene.get("objects", [])}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-
-
-def by_motion(per_object: list[tuple[str, float]]) -> list[tuple[str, int, float, int]]:
-    """(motion, objects, mean mask IoU, objects under 0.2) per motion class, then 'all moving' (not static)."""
-    groups: dict[str, list[float]] = {}
-    for motion, iou in per_object:
-        groups.setdefault(motion, []).append(iou)
-        if motion != "static":
-            groups.setdefault("all moving", []).append(iou)
-    out = []
-    for motion in sorted(groups, key=lambda m: (m == "all moving", m)):
-        v = np.asarray(groups[motion])
-        out.append((motion, int(v.size), float(v.mean()), int((v < 0.2).sum())))
-    return out
 
 
 def by_motion_table(per_object: list[tuple[str, float]]) -> Table:
     table = Table(title="per ground-truth object, by how it moves in the scene")
     for c in ("motion", "objects", "mean mask IoU", "IoU < 0.2"):
         table.add_column(c, justify="right")
-    for motion, n, mean, low in by_motion(per_object):
+    for motion, n, mean, low in iou_by_motion(per_object):
         table.add_row(motion, str(n), f"{mean:.3f}", str(low))
     return table
 
@@ -88,7 +65,7 @@ def accuracy(suite: Path, perception: str, console: Console, json_out: Path | No
             dt = time.perf_counter() - t0
             s = evaluate_dirs(Path(tmp) / case.name, case)
             rows.append([getattr(s, m) for m in METRICS])
-            motions = _motions(case)
+            motions = scene_motions(case)
             per_object += [(motions[g], iou) for g, iou in s.object_iou.items() if g in motions]
             records.append({"case": case.name, "seconds": dt, **s.model_dump(), "motions": motions})
             table.add_row(

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from river_agent.tools.perception.evaluate import iou_by_motion, scene_motions
+
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "fixtures" / "rve-synth-mini"
 
@@ -39,9 +41,17 @@ def test_accuracy_reports_objects_by_motion_and_writes_json(tmp_path):
     assert all(0.0 <= v <= 1.0 for v in rec["object_iou"].values())
 
 
-def test_by_motion_groups_static_apart_from_moving():
-    mod = _script()
-    rows = mod.by_motion([("static", 0.1), ("linear", 0.9), ("stopping", 0.5), ("static", 0.0)])
+def test_iou_by_motion_groups_static_apart_from_moving():
+    rows = iou_by_motion([("static", 0.1), ("linear", 0.9), ("stopping", 0.5), ("static", 0.0)])
     assert [r[0] for r in rows] == ["linear", "static", "stopping", "all moving"]
     assert rows[1][:2] == ("static", 2) and rows[1][2] == pytest.approx(0.05) and rows[1][3] == 2
     assert rows[3][:2] == ("all moving", 2) and rows[3][2] == pytest.approx(0.7) and rows[3][3] == 0
+
+
+def test_scene_motions_reads_the_generator_scene_or_nothing(tmp_path):
+    case = sorted(p for p in MINI.iterdir() if (p / "scene.json").exists())[0]
+    scene = json.loads((case / "scene.json").read_text())
+    assert scene_motions(case) == {o["id"]: o["motion"] for o in scene["objects"]}
+    assert scene_motions(tmp_path) == {}  # no scene.json: a case from elsewhere
+    (tmp_path / "scene.json").write_text("{not json")
+    assert scene_motions(tmp_path) == {}

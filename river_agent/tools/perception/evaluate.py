@@ -13,6 +13,7 @@ where the two masks overlap with IoU >= 0.5, as IDF1 does). Then:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -144,6 +145,32 @@ def evaluate_twins(pred: Twin, gt: Twin) -> PerceptionScores:
         id_map=id_map,
         object_iou={g: float(np.mean(v)) for g, v in sorted(per_object.items())},
     )
+
+
+def scene_motions(case_dir: str | Path) -> dict[int, str]:
+    """Ground-truth object id -> how it moves in the scene ('static', 'linear', 'stopping', ...), from an
+    RVE-Synth case's ``scene.json``; empty when the case has none."""
+    try:
+        scene = json.loads((Path(case_dir) / "scene.json").read_text())
+        return {int(o["id"]): str(o["motion"]) for o in scene.get("objects", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def iou_by_motion(per_object: list[tuple[str, float]]) -> list[tuple[str, int, float, int]]:
+    """``(motion, objects, mean mask IoU, objects under 0.2)`` per motion class of ``(motion, object IoU)``
+    pairs, then ``all moving`` (every class but ``static``): a background model finds moving and standing
+    things very differently."""
+    groups: dict[str, list[float]] = {}
+    for motion, iou in per_object:
+        groups.setdefault(motion, []).append(iou)
+        if motion != "static":
+            groups.setdefault("all moving", []).append(iou)
+    out = []
+    for motion in sorted(groups, key=lambda m: (m == "all moving", m)):
+        v = np.asarray(groups[motion])
+        out.append((motion, int(v.size), float(v.mean()), int((v < 0.2).sum())))
+    return out
 
 
 def evaluate_dirs(pred_dir: str | Path, gt_dir: str | Path) -> PerceptionScores:
