@@ -14,7 +14,9 @@ with the inverse transform (nearest neighbour); ids are made unique across segme
 On moving-camera segments tracks are then filtered: too small, too thin, too intermittent, never travelling in
 the canvas, or not moving against their surroundings (:mod:`.motion_check`: a blob's own Lucas-Kanade flow minus
 that of the background ring around it; parallax, defocus highlights and misregistration move with their
-neighbourhood, objects do not).
+neighbourhood, objects do not). A track that fails those tests is still kept when it is *salient*
+(:mod:`.appearance_check`: it differs in colour from the ring of background around it and keeps its outline
+from frame to frame) and moves against its surroundings in part of its frames.
 """
 
 from __future__ import annotations
@@ -304,7 +306,7 @@ class StabilisedSegmenter:
             res = seg.result()
             drop = {raw for raw in seg.tracks if raw + offset in self._observed and self._spurious(raw + offset)}
             members: dict[int, list[int]] = {}  # final id -> its raw tracks (a track re-identified after a gap)
-            everyone: dict[int, list[int]] = {}  # the same with the raw tracks ``_spurious`` dropped
+            everyone: dict[int, list[int]] = {}  # the same, including raw tracks ``_spurious`` drops
             for raw, v in res.id_map.items():
                 if v and raw + offset in self._observed:
                     everyone.setdefault(v, []).append(raw + offset)
