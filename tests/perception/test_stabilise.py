@@ -311,3 +311,12 @@ def test_shape_stability_aligns_centroids_and_sees_a_changing_outline():
     assert shape_stability(a, moved) == pytest.approx(1.0)
     bar = _box_region(1, 0, 14, np.ones((4, 40), bool))  # a sliver about where the disc was: another outline
     assert shape_stability(a, bar) < 0.3
+
+
+def test_region_window_is_clipped_and_holds_the_mask():
+    region = _box_region(1, 2, 26, np.ones((5, 8), bool))  # x 2..10, y 26..31 in a 40 x 33 frame
+    box = region.window(4, 40, 33)
+    assert box == (0, 22, 14, 33)  # clipped at the left and bottom edges
+    mask = region.mask_in(box)
+    assert mask.shape == (11, 14) and mask.sum() == 40
+    assert mask[4:9, 2:10].all()  # the region sits at its own place inside the window

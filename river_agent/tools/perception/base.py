@@ -43,6 +43,19 @@ class Region:
             crop=crop[y_lo:y_hi, x_lo:x_hi],
         )
 
+    def window(self, pad: int, width: int, height: int) -> tuple[int, int, int, int]:
+        """The region's box grown by ``pad`` px on every side, clipped to a ``width`` x ``height`` frame."""
+        x0, y0, x1, y1 = self.bbox
+        return max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, width), min(y1 + pad, height)
+
+    def mask_in(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The region's bool mask placed in ``box`` (x0, y0, x1, y1), which must hold its own box."""
+        wx0, wy0, wx1, wy1 = box
+        bx0, by0, bx1, by1 = self.bbox
+        out = np.zeros((wy1 - wy0, wx1 - wx0), bool)
+        out[by0 - wy0 : by1 - wy0, bx0 - wx0 : bx1 - wx0] = self.crop
+        return out
+
 
 def regions_from_label_map(label_map: np.ndarray) -> dict[int, Region]:
     """Regions of every non-zero id in a label map."""

@@ -25,18 +25,14 @@ def ring_contrast(
     """Max over RGB channels of |median inside - median of the background ring| (0-255), or None when the blob
     or its ring (``ring_px`` wide, other blobs left out) has fewer than ``min_pixels`` pixels."""
     h, w = foreground.shape
-    bx0, by0, bx1, by1 = region.bbox
-    wx0, wy0 = max(bx0 - ring_px - 1, 0), max(by0 - ring_px - 1, 0)
-    wx1, wy1 = min(bx1 + ring_px + 1, w), min(by1 + ring_px + 1, h)
-    inside = np.zeros((wy1 - wy0, wx1 - wx0), np.uint8)
-    inside[by0 - wy0 : by1 - wy0, bx0 - wx0 : bx1 - wx0] = region.crop
-    grown = cv2.dilate(inside, np.ones((2 * ring_px + 1,) * 2, np.uint8)) > 0
+    box = wx0, wy0, wx1, wy1 = region.window(ring_px + 1, w, h)
+    inside = region.mask_in(box)
+    grown = cv2.dilate(inside.astype(np.uint8), np.ones((2 * ring_px + 1,) * 2, np.uint8)) > 0
     ring = grown & ~foreground[wy0:wy1, wx0:wx1]
-    inside_b = inside > 0
-    if inside_b.sum() < min_pixels or ring.sum() < min_pixels:
+    if inside.sum() < min_pixels or ring.sum() < min_pixels:
         return None
     win = frame[wy0:wy1, wx0:wx1]
-    diff = np.median(win[inside_b], axis=0).astype(np.float64) - np.median(win[ring], axis=0)
+    diff = np.median(win[inside], axis=0).astype(np.float64) - np.median(win[ring], axis=0)
     return float(np.abs(diff).max())
 
 

@@ -38,7 +38,6 @@ class FitConfidence:
     small_slack: float = field(
         default=0.20, metadata={"help": "added to both misses for small tracks (coarse outlines fit worse)."}
     )
-
     small_cap: float = field(
         default=0.6, metadata={"help": "most confidence a small track gets (its outline rules out little)."}
     )

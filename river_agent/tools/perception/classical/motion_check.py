@@ -28,11 +28,6 @@ _LK = {
 }
 
 
-def _window(bbox: tuple[int, int, int, int], pad: int, w: int, h: int) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = bbox
-    return max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
-
-
 def _corners(grey: np.ndarray, mask: np.ndarray, n: int, x0: int, y0: int) -> np.ndarray:
     """Up to ``n`` corners of ``grey`` under ``mask`` (window coordinates shifted by x0, y0), else a grid."""
     pts = cv2.goodFeaturesToTrack(grey, maxCorners=n, qualityLevel=0.02, minDistance=3, mask=mask.astype(np.uint8))
@@ -70,10 +65,8 @@ def relative_flows(
     n = 0
     for rid, r in regions.items():
         side = float(np.sqrt(max(r.size, 1)))
-        wx0, wy0, wx1, wy1 = _window(r.bbox, _HALF + max(6, int(0.5 * side)), w, h)
-        inside = np.zeros((wy1 - wy0, wx1 - wx0), bool)
-        bx0, by0, bx1, by1 = r.bbox
-        inside[by0 - wy0 : by1 - wy0, bx0 - wx0 : bx1 - wx0] = r.crop
+        box = wx0, wy0, wx1, wy1 = r.window(_HALF + max(6, int(0.5 * side)), w, h)
+        inside = r.mask_in(box)
         # the ring starts a Lucas-Kanade half-window away from any blob, so its windows see background only
         fg = cv2.dilate(foreground[wy0:wy1, wx0:wx1].astype(np.uint8), np.ones((2 * _HALF + 1,) * 2, np.uint8)) > 0
         win = cur[wy0:wy1, wx0:wx1]
