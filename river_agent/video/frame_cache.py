@@ -30,6 +30,12 @@ def budget_bytes() -> int:
     return max(0, int(mb * 1024 * 1024))
 
 
+def fits(n_frames: int, frame_bytes: int, budget: int | None = None) -> bool:
+    """Whether a video of ``n_frames`` frames of ``frame_bytes`` each (a header count: 0 when unknown) would be
+    kept whole under ``budget`` bytes (default: ``budget_bytes()``)."""
+    return 0 < n_frames * frame_bytes <= (budget_bytes() if budget is None else budget)
+
+
 def cache_key(path: Path) -> CacheKey | None:
     """(resolved path, size, mtime in ns) of a file; None where it cannot be read."""
     try:

@@ -15,7 +15,7 @@ import numpy as np
 
 from river_agent.errors import VideoError
 from river_agent.fsutil import atomic_path
-from river_agent.video.frame_cache import FRAMES, budget_bytes, cache_key
+from river_agent.video.frame_cache import FRAMES, budget_bytes, cache_key, fits
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_FPS = 24.0
@@ -94,7 +94,7 @@ def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
 def _count_frames(path: Path, header_count: int, frame_bytes: int) -> int:
     """Frames of a video file, counted by decoding. A video the frame cache will keep is decoded to RGB through
     ``iter_frames`` (so the next read is free); any other is only decoded, never converted."""
-    if 0 < header_count * frame_bytes <= budget_bytes():  # the same test iter_frames keeps frames by
+    if fits(header_count, frame_bytes):  # the test iter_frames keeps frames by
         return sum(1 for _ in iter_frames(path))
     with _open(path) as container:
         try:
@@ -129,7 +129,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     stream = container.streams.video[0]
     frame_bytes = stream.codec_context.width * stream.codec_context.height * 3
     budget = budget_bytes()
-    keep: list[np.ndarray] | None = [] if 0 < stream.frames * frame_bytes <= budget else None
+    keep: list[np.ndarray] | None = [] if fits(stream.frames, frame_bytes, budget) else None
     count = 0
     try:
         for frame in container.decode(stream):
